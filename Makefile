@@ -1,0 +1,54 @@
+# Every target installs what it needs into .venv first (python3 >= 3.11 and make are enough).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+DEV_STAMP := $(VENV)/.installed-dev
+PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
+
+.PHONY: run dev test lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit("priority-notify needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e .
+	@touch $@
+
+$(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
+	$(PIP) -e '.[dev]'
+	@touch $@ $(RUN_STAMP)
+
+run: $(RUN_STAMP)  ## start the server on 127.0.0.1:8000, data in ./data
+	$(BIN)/python -m pnotify
+
+dev: $(DEV_STAMP)  ## auto-reloading server for development
+	$(BIN)/python -m uvicorn --factory pnotify.devserver:app --reload --reload-dir pnotify --reload-dir sql --host 127.0.0.1 --port 8000
+
+test: $(DEV_STAMP)  ## the whole test suite
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(DEV_STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+typecheck: $(DEV_STAMP)
+	$(BIN)/mypy --strict pnotify/
+
+migrate db-upgrade: $(RUN_STAMP)  ## apply pending migrations
+	$(BIN)/python -m pnotify migrate
+
+db-revision: $(RUN_STAMP)  ## make db-revision NAME=add_something
+	@test -n "$(NAME)" || (echo "usage: make db-revision NAME=what_it_does" >&2; exit 2)
+	$(BIN)/python -m pnotify new-migration "$(NAME)"
+
+bench: $(DEV_STAMP)  ## throughput and latency; add SEEDSTACK=1 to compare with the seed stack
+	$(BIN)/python bench/bench.py $(if $(SEEDSTACK),--seedstack ../shared/peers/seedstack,)
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

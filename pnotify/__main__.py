@@ -1,0 +1,198 @@
+"""`python -m pnotify`: the server (default), and the operator's commands.
+
+python -m pnotify [serve] [--host H] [--port P]
+python -m pnotify migrate
+python -m pnotify token create --name N [--device-type T] [--scope S] [--expires-in DAYS]
+python -m pnotify token list
+python -m pnotify token revoke ID
+python -m pnotify new-migration NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import logging
+import sys
+from collections.abc import Sequence
+
+import apsw
+
+from pnotify import db, logs, migrate
+from pnotify.clock import now_us, to_iso
+from pnotify.config import ConfigError, Settings, load_settings, with_bound_port
+from pnotify.storage import tokens as token_store
+from pnotify.storage import users
+
+log = logging.getLogger("pnotify")
+
+DAY_US = 86_400 * 1_000_000
+
+
+class CommandError(Exception):
+    """A command cannot do what was asked; the message says why."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m pnotify", description="priority-notify server")
+    commands = parser.add_subparsers(dest="command")
+
+    serve = commands.add_parser("serve", help="run the server (the default)")
+    for target in (parser, serve):
+        target.add_argument("--host", help="address to bind (default 127.0.0.1, env HOST)")
+        target.add_argument(
+            "--port", type=int, help="port to bind (default 8000, env PORT; 0 = any)"
+        )
+
+    commands.add_parser("migrate", help="apply pending database migrations")
+    new_migration = commands.add_parser(
+        "new-migration", help="create the next empty sql/NNNN_name.sql"
+    )
+    new_migration.add_argument("name")
+
+    token = commands.add_parser("token", help="manage API tokens")
+    token_commands = token.add_subparsers(dest="token_command", required=True)
+    create = token_commands.add_parser("create", help="mint a token and print it once")
+    create.add_argument("--name", required=True, help="a label, e.g. 'Pixel 8' or 'backup cron'")
+    create.add_argument("--device-type", choices=token_store.DEVICE_TYPES, default="other")
+    create.add_argument("--scope", choices=token_store.SCOPES, default="full")
+    create.add_argument("--expires-in", type=int, metavar="DAYS", help="expire after DAYS days")
+    token_list = token_commands.add_parser("list", help="list tokens (never their secrets)")
+    revoke = token_commands.add_parser("revoke", help="revoke a token at once")
+    revoke.add_argument("id")
+    for target in (create, token_list, revoke):
+        target.add_argument("--user", help="the user's e-mail or id (required with OIDC)")
+    return parser
+
+
+def _user_for_command(conn: apsw.Connection, settings: Settings, who: str | None) -> users.User:
+    if who is None:
+        if settings.local_mode:
+            return users.local_user(conn)
+        raise CommandError("OIDC is configured: name the user with --user EMAIL (or user id)")
+    found = users.get(conn, who)
+    if found is not None:
+        return found
+    matches = users.find_by_email(conn, who)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise CommandError(f"several users have e-mail {who}; use the user id")
+    raise CommandError(f"no user {who!r}; users appear after their first sign-in")
+
+
+def _token_command(args: argparse.Namespace, settings: Settings) -> None:
+    conn = db.open_and_migrate(settings.database_path, settings.synchronous)
+    try:
+        user = _user_for_command(conn, settings, args.user)
+        if args.token_command == "create":
+            if not args.name.strip() or len(args.name) > 100:
+                raise CommandError("--name must be 1 to 100 characters")
+            expires_at = None
+            if args.expires_in is not None:
+                if not 1 <= args.expires_in <= 3650:
+                    raise CommandError("--expires-in must be between 1 and 3650 days")
+                expires_at = now_us() + args.expires_in * DAY_US
+            new = token_store.create(
+                conn,
+                user.id,
+                args.name.strip(),
+                device_type=args.device_type,
+                scope=args.scope,
+                expires_at=expires_at,
+                rounds=settings.bcrypt_rounds,
+            )
+            print(new.plaintext)
+            print(
+                f"token {new.row.id} ({new.row.scope}) created; this is the only time it is shown",
+                file=sys.stderr,
+            )
+        elif args.token_command == "list":
+            rows = token_store.list_for_user(conn, user.id)
+            print(f"{'ID':36}  {'NAME':20}  {'DEVICE':7}  {'SCOPE':7}  {'LAST USED':25}  EXPIRES")
+            for row in rows:
+                used = to_iso(row.last_used_at) if row.last_used_at else "never"
+                expires = to_iso(row.expires_at) if row.expires_at else "never"
+                print(
+                    f"{row.id:36}  {row.name[:20]:20}  {row.device_type:7}  {row.scope:7}  "
+                    f"{used:25}  {expires}"
+                )
+        elif args.token_command == "revoke":
+            with conn:
+                if not token_store.revoke(conn, user.id, args.id):
+                    raise CommandError(f"no token {args.id} for this user")
+            print(f"token {args.id} revoked", file=sys.stderr)
+    finally:
+        conn.close()
+
+
+def _serve(settings: Settings) -> int:
+    import uvicorn
+
+    from pnotify.app import create_app
+
+    # Migrate before uvicorn starts, so a refused database is one clear line, not a traceback.
+    db.open_and_migrate(settings.database_path, settings.synchronous).close()
+    if settings.local_mode and not _is_loopback(settings.host):
+        log.warning(
+            "local mode on a non-loopback address: anyone who can reach %s can use the sign-in "
+            "link; configure AUTHENTIK_* or bind 127.0.0.1",
+            settings.host,
+        )
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    server = uvicorn.Server(config)
+    sock = config.bind_socket()
+    app.settings = with_bound_port(settings, sock.getsockname()[1])
+    server.run(sockets=[sock])
+    return 0 if server.started else 3
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "new-migration":
+            path = migrate.next_migration_path(args.name)
+            path.write_text(f"-- {path.name}\n")
+            print(path)
+            return 0
+        host = getattr(args, "host", None)
+        port = getattr(args, "port", None)
+        settings = load_settings(host=host, port=port)
+        logs.configure(settings.log_level)
+        if args.command == "migrate":
+            conn = db.open_and_migrate(settings.database_path, settings.synchronous)
+            conn.close()
+            print(f"database {settings.database_path} is up to date", file=sys.stderr)
+            return 0
+        if args.command == "token":
+            _token_command(args, settings)
+            return 0
+        return _serve(settings)
+    except (ConfigError, migrate.MigrationError, db.DatabaseError, CommandError) as error:
+        print(f"pnotify: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

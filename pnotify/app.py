@@ -1,0 +1,232 @@
+"""The ASGI application: lifespan, request dispatch, and the one place errors become responses."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import traceback
+import uuid
+
+from pnotify import db
+from pnotify.auth import Principal, TokenAuthenticator, bearer_token
+from pnotify.config import Settings
+from pnotify.handlers import me, notifications
+from pnotify.http import (
+    BadRequest,
+    ClientDisconnected,
+    Forbidden,
+    HTTPError,
+    Receive,
+    Request,
+    Response,
+    Scope,
+    Send,
+    Unauthorized,
+)
+from pnotify.routing import Access, Route, Router
+from pnotify.services import Services
+from pnotify.storage import tokens as token_store
+
+log = logging.getLogger(__name__)
+
+LAST_USED_FLUSH_SECONDS = 30.0
+CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id"
+CORS_ALLOW_METHODS = "GET, POST, PATCH, DELETE"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("x-frame-options", "DENY"),
+)
+
+
+class App:
+    """`App(settings)` is an ASGI 3 application."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.services: Services | None = None
+        self.router: Router | None = None
+        self._background: list[asyncio.Task[None]] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self._http(scope, receive, send)
+        elif scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+
+    # --- lifespan -------------------------------------------------------------------------
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as error:
+                    log.error("start-up failed: %s", error)
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def startup(self) -> None:
+        settings = self.settings
+        reader = db.open_and_migrate(settings.database_path, settings.synchronous)
+        writer = db.Writer(settings.database_path, settings.synchronous)
+        writer.start()
+        services = Services(
+            settings=settings,
+            reader=reader,
+            writer=writer,
+            tokens=TokenAuthenticator(reader, settings.signing_key),
+        )
+        self.services = services
+        self.router = Router([*notifications.routes(services), *me.routes(services)])
+        self._background.append(asyncio.create_task(self._flush_last_used_periodically()))
+        log.info(
+            "started",
+            extra={"url": settings.public_url, "mode": "local" if settings.local_mode else "oidc"},
+        )
+
+    async def shutdown(self) -> None:
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background.clear()
+        if self.services is None:
+            return
+        await self._flush_last_used()
+        await self.services.writer.close()
+        self.services.reader.close()
+        log.info("stopped")
+
+    async def _flush_last_used_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(LAST_USED_FLUSH_SECONDS)
+            try:
+                await self._flush_last_used()
+            except Exception:
+                log.exception("writing token last-used times failed")
+
+    async def _flush_last_used(self) -> None:
+        assert self.services is not None
+        uses = self.services.tokens.take_last_used()
+        if uses:
+            await self.services.writer.run(
+                lambda ctx: token_store.record_last_used(ctx.conn, uses.items())
+            )
+
+    # --- requests -------------------------------------------------------------------------
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        request = Request(scope, receive)
+        request_id = uuid.uuid4().hex[:16]
+        started = time.perf_counter()
+        try:
+            response = await self._respond(request)
+        except ClientDisconnected:
+            return
+        except HTTPError as error:
+            response = Response.error(error.status, error.detail, error.headers)
+        except Exception:
+            # Never the exception text to the client: it goes to the log with the request id.
+            log.error(
+                "unhandled error",
+                extra={
+                    "request_id": request_id,
+                    "path": request.path,
+                    "trace": traceback.format_exc(),
+                },
+            )
+            response = Response.error(500, f"internal server error (request id {request_id})")
+        self._finish_headers(request, response, request_id)
+        await response.send(send)
+        log.debug(
+            "request",
+            extra={
+                "method": request.method,
+                "path": request.path,
+                "status": response.status,
+                "ms": round((time.perf_counter() - started) * 1000, 3),
+                "request_id": request_id,
+            },
+        )
+
+    async def _respond(self, request: Request) -> Response:
+        self._check_host(request)
+        if request.method == "OPTIONS":
+            return self._options(request)
+        assert self.router is not None, "request before start-up"
+        match = self.router.resolve(request.method, request.path)
+        request.path_params = match.params
+        request.principal = await self._authenticate(request, match.route)
+        return await match.route.handler(request)
+
+    def _check_host(self, request: Request) -> None:
+        allowed = self.settings.allowed_hosts
+        if "*" in allowed:
+            return
+        host = (request.header("host") or "").lower()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name not in allowed and host not in allowed:
+            raise BadRequest("invalid Host header; add it to ALLOWED_HOSTS")
+
+    async def _authenticate(self, request: Request, route: Route) -> Principal | None:
+        if route.access is Access.PUBLIC:
+            return None
+        assert self.services is not None
+        token = bearer_token(request)
+        if token is None:
+            raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
+        if route.access is Access.SESSION:
+            raise Forbidden("this route needs a browser session, not an API token")
+        principal = await self.services.tokens.authenticate(token)
+        if principal.scope == "publish" and not route.publish_scope:
+            raise Forbidden("this token may only publish notifications (scope 'publish')")
+        return principal
+
+    def _options(self, request: Request) -> Response:
+        origin = request.header("origin")
+        if origin is None or request.header("access-control-request-method") is None:
+            response = Response.no_content()
+            response.set_header("allow", "GET, HEAD, POST, PATCH, DELETE, OPTIONS")
+            return response
+        if origin.lower() not in self.settings.cors_origins:
+            raise Forbidden("origin not allowed; add it to CORS_ORIGINS")
+        response = Response.no_content()
+        response.set_header("access-control-allow-methods", CORS_ALLOW_METHODS)
+        response.set_header("access-control-allow-headers", CORS_ALLOW_HEADERS)
+        response.set_header("access-control-max-age", "600")
+        return response
+
+    def _finish_headers(self, request: Request, response: Response, request_id: str) -> None:
+        response.headers.extend(SECURITY_HEADERS)
+        response.headers.append(("x-request-id", request_id))
+        is_html = any(
+            k == "content-type" and v.startswith("text/html") for k, v in response.headers
+        )
+        response.headers.append(("content-security-policy", PAGE_CSP if is_html else API_CSP))
+        if not response.has_header("cache-control"):
+            response.headers.append(("cache-control", "no-store"))
+        origin = request.header("origin")
+        if origin is not None and origin.lower() in self.settings.cors_origins:
+            response.headers.append(("access-control-allow-origin", origin))
+            response.headers.append(("access-control-expose-headers", "location, x-request-id"))
+            response.headers.append(("vary", "Origin"))
+
+
+def create_app(settings: Settings) -> App:
+    return App(settings)

@@ -1,0 +1,26 @@
+"""Time as integer microseconds since the epoch (UTC), and its ISO 8601 form for JSON."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime, timedelta
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def to_iso(micros: int) -> str:
+    """`2026-11-25T23:27:40.123456+00:00`: always UTC, always microseconds."""
+    return (_EPOCH + timedelta(microseconds=micros)).isoformat(timespec="microseconds")
+
+
+def parse_iso(text: str) -> int:
+    """Parse ISO 8601 (naive means UTC) to microseconds; raises ValueError when malformed."""
+    parsed = datetime.fromisoformat(text.strip())
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    delta = parsed - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds

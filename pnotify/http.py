@@ -1,0 +1,260 @@
+"""The HTTP layer over raw ASGI: Request, Response and errors that carry their status."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from http.cookies import SimpleCookie
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+if TYPE_CHECKING:
+    from pnotify.auth import Principal
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+MAX_BODY_BYTES = 256 * 1024
+
+
+class HTTPError(Exception):
+    """An error that becomes `{"detail": …}` with its status, in one place (the app)."""
+
+    status = 500
+
+    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.headers = dict(headers or {})
+
+
+class BadRequest(HTTPError):
+    status = 400
+
+
+class Unauthorized(HTTPError):
+    status = 401
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"www-authenticate": "Bearer"})
+
+
+class Forbidden(HTTPError):
+    status = 403
+
+
+class NotFound(HTTPError):
+    status = 404
+
+
+class MethodNotAllowed(HTTPError):
+    status = 405
+
+
+class PayloadTooLarge(HTTPError):
+    status = 413
+
+
+class UnsupportedMediaType(HTTPError):
+    status = 415
+
+
+class TooManyRequests(HTTPError):
+    status = 429
+
+
+class ValidationError(HTTPError):
+    """A value that parses but is not allowed; the detail starts with the field's name."""
+
+    status = 422
+
+    def __init__(self, field_name: str, problem: str) -> None:
+        super().__init__(f"{field_name}: {problem}")
+        self.field = field_name
+
+
+class ServiceUnavailable(HTTPError):
+    status = 503
+
+
+@dataclass
+class Request:
+    scope: Scope
+    receive: Receive
+    path_params: dict[str, str] = field(default_factory=dict)
+    principal: Principal | None = None
+    _body: bytes | None = None
+
+    @property
+    def user(self) -> Principal:
+        """The authenticated caller; routes that require one never see None here."""
+        if self.principal is None:
+            raise Unauthorized("authentication required")
+        return self.principal
+
+    @property
+    def method(self) -> str:
+        return str(self.scope["method"])
+
+    @property
+    def path(self) -> str:
+        return str(self.scope["path"])
+
+    def header(self, name: str) -> str | None:
+        """The last value of a header, by lower-case name."""
+        wanted = name.encode()
+        value: str | None = None
+        for key, raw in self.scope["headers"]:
+            if key == wanted:
+                value = raw.decode("latin-1")
+        return value
+
+    @property
+    def query(self) -> dict[str, str]:
+        """Query parameters; a repeated name keeps its last value."""
+        cached = self.scope.get("pnotify.query")
+        if cached is None:
+            raw = self.scope.get("query_string", b"").decode("latin-1")
+            cached = dict(parse_qsl(raw, keep_blank_values=True))
+            self.scope["pnotify.query"] = cached
+        return dict(cached)
+
+    @property
+    def cookies(self) -> dict[str, str]:
+        header = self.header("cookie")
+        if not header:
+            return {}
+        jar: SimpleCookie = SimpleCookie()
+        try:
+            jar.load(header)
+        except Exception:  # a malformed Cookie header is the client's problem, not a 500
+            return {}
+        return {name: morsel.value for name, morsel in jar.items()}
+
+    async def body(self, limit: int = MAX_BODY_BYTES) -> bytes:
+        """Read the whole body, refusing more than `limit` bytes (declared or streamed)."""
+        if self._body is not None:
+            return self._body
+        declared = self.header("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await self.receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise PayloadTooLarge(f"request body is larger than {limit} bytes")
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        self._body = b"".join(chunks)
+        return self._body
+
+    async def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object: 415 for another media type, 400 for malformed JSON."""
+        content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
+        if (
+            content_type
+            and content_type != "application/json"
+            and not content_type.endswith("+json")
+        ):
+            raise UnsupportedMediaType("Content-Type must be application/json")
+        raw = await self.body()
+        if not raw.strip():
+            raise BadRequest("request body is empty; expected a JSON object")
+        try:
+            value = json.loads(raw)
+        except (ValueError, RecursionError) as error:
+            raise BadRequest(
+                f"request body is not valid JSON ({_json_error_position(error)})"
+            ) from None
+        if not isinstance(value, dict):
+            raise BadRequest("request body must be a JSON object")
+        return value
+
+
+def _json_error_position(error: Exception) -> str:
+    if isinstance(error, json.JSONDecodeError):
+        return f"{error.msg} at line {error.lineno} column {error.colno}"
+    if isinstance(error, RecursionError):
+        return "nested too deeply"
+    return "not UTF-8"
+
+
+class ClientDisconnected(Exception):
+    """The client went away while we were reading its request."""
+
+
+def _encode_json(value: Any) -> bytes:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+@dataclass
+class Response:
+    status: int = 200
+    body: bytes = b""
+    headers: list[tuple[str, str]] = field(default_factory=list)
+
+    @classmethod
+    def json(
+        cls, value: Any, status: int = 200, headers: Mapping[str, str] | None = None
+    ) -> Response:
+        response = cls(status, _encode_json(value), [("content-type", "application/json")])
+        response.headers.extend((headers or {}).items())
+        return response
+
+    @classmethod
+    def created(cls, value: Any, location: str) -> Response:
+        return cls.json(value, 201, {"location": location})
+
+    @classmethod
+    def no_content(cls) -> Response:
+        return cls(204)
+
+    @classmethod
+    def html(cls, text: str, status: int = 200) -> Response:
+        return cls(status, text.encode(), [("content-type", "text/html; charset=utf-8")])
+
+    @classmethod
+    def text(
+        cls, text: str, status: int = 200, content_type: str = "text/plain; charset=utf-8"
+    ) -> Response:
+        return cls(status, text.encode(), [("content-type", content_type)])
+
+    @classmethod
+    def redirect(cls, location: str, status: int = 303) -> Response:
+        return cls(status, b"", [("location", location)])
+
+    @classmethod
+    def error(cls, status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
+        return cls.json({"detail": detail}, status, headers)
+
+    def set_header(self, name: str, value: str) -> None:
+        lower = name.lower()
+        self.headers = [(k, v) for k, v in self.headers if k != lower]
+        self.headers.append((lower, value))
+
+    def has_header(self, name: str) -> bool:
+        return any(k == name for k, _ in self.headers)
+
+    async def send(self, send: Send) -> None:
+        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+        if self.status not in (204, 304):
+            headers.append((b"content-length", str(len(self.body)).encode()))
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self.body if self.status != 204 else b""})
+
+
+def reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

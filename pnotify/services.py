@@ -1,0 +1,19 @@
+"""What handlers share: settings, the loop's read connection, the writer and the authenticators."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apsw
+
+from pnotify.auth import TokenAuthenticator
+from pnotify.config import Settings
+from pnotify.db import Writer
+
+
+@dataclass
+class Services:
+    settings: Settings
+    reader: apsw.Connection
+    writer: Writer
+    tokens: TokenAuthenticator

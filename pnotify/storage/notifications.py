@@ -1,0 +1,234 @@
+"""Notifications: every query is scoped by `user_id`; another user's row simply does not exist.
+
+Writes take a `WriteContext` (they run on the writer thread inside a group-commit batch) and
+record a `Change` for the live feed; reads take the event loop's connection and are index-backed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import apsw
+
+from pnotify.clock import now_us, to_iso
+from pnotify.db import WriteContext
+from pnotify.ids import uuid7
+
+PRIORITIES = ("low", "medium", "high", "critical")
+STATUSES = ("unread", "read", "archived")
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    id: str
+    user_id: str
+    title: str
+    message: str | None
+    priority: str
+    status: str
+    source: str | None
+    created_at: int
+    read_at: int | None
+    metadata: str | None
+    cursor: int
+    created_cursor: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "message": self.message,
+            "priority": self.priority,
+            "status": self.status,
+            "source": self.source,
+            "created_at": to_iso(self.created_at),
+            "read_at": to_iso(self.read_at) if self.read_at is not None else None,
+            "metadata": json.loads(self.metadata) if self.metadata is not None else None,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One committed change, for subscribers: `created`, `status_change` or `deleted`."""
+
+    kind: str
+    user_id: str
+    cursor: int
+    notification_id: str
+    notification: Notification | None
+
+
+@dataclass(frozen=True, slots=True)
+class NewNotification:
+    title: str
+    message: str | None
+    priority: str
+    source: str | None
+    metadata: str | None  # already-serialised JSON object
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilter:
+    status: str | None = None
+    priority: str | None = None
+    source: str | None = None
+    since: int | None = None
+
+
+_SELECT = (
+    "SELECT id, user_id, title, message, priority, status, source, created_at, read_at, "
+    "metadata, cursor, created_cursor FROM notifications"
+)
+
+
+def _row(row: tuple[Any, ...]) -> Notification:
+    return Notification(*row)
+
+
+def create(ctx: WriteContext, user_id: str, new: NewNotification) -> Notification:
+    cursor = ctx.next_cursor()
+    notification = Notification(
+        id=uuid7(),
+        user_id=user_id,
+        title=new.title,
+        message=new.message,
+        priority=new.priority,
+        status="unread",
+        source=new.source,
+        created_at=now_us(),
+        read_at=None,
+        metadata=new.metadata,
+        cursor=cursor,
+        created_cursor=cursor,
+    )
+    ctx.conn.execute(
+        "INSERT INTO notifications (id, user_id, title, message, priority, status, source, "
+        "created_at, read_at, metadata, cursor, created_cursor) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            notification.id,
+            user_id,
+            notification.title,
+            notification.message,
+            notification.priority,
+            notification.status,
+            notification.source,
+            notification.created_at,
+            None,
+            notification.metadata,
+            cursor,
+            cursor,
+        ),
+    )
+    ctx.events.append(Change("created", user_id, cursor, notification.id, notification))
+    return notification
+
+
+def get(conn: apsw.Connection, user_id: str, notification_id: str) -> Notification | None:
+    row = conn.execute(
+        _SELECT + " WHERE id = ? AND user_id = ?", (notification_id, user_id)
+    ).fetchone()
+    return _row(row) if row else None
+
+
+def set_status(
+    ctx: WriteContext, user_id: str, notification_id: str, status: str
+) -> Notification | None:
+    """Read sets `read_at` (once), unread clears it, archived keeps it. Same status: no change."""
+    current = get(ctx.conn, user_id, notification_id)
+    if current is None:
+        return None
+    if current.status == status:
+        return current
+    if status == "read":
+        read_at = current.read_at if current.read_at is not None else now_us()
+    elif status == "unread":
+        read_at = None
+    else:
+        read_at = current.read_at
+    cursor = ctx.next_cursor()
+    row = ctx.conn.execute(
+        "UPDATE notifications SET status = ?, read_at = ?, cursor = ? "
+        "WHERE id = ? AND user_id = ? "
+        "RETURNING id, user_id, title, message, priority, status, source, created_at, read_at, "
+        "metadata, cursor, created_cursor",
+        (status, read_at, cursor, notification_id, user_id),
+    ).fetchone()
+    assert row is not None  # the row was read in this same transaction
+    updated = _row(row)
+    ctx.events.append(Change("status_change", user_id, cursor, updated.id, updated))
+    return updated
+
+
+def delete(ctx: WriteContext, user_id: str, notification_id: str) -> bool:
+    deleted = ctx.conn.execute(
+        "DELETE FROM notifications WHERE id = ? AND user_id = ? RETURNING id",
+        (notification_id, user_id),
+    ).fetchall()
+    if not deleted:
+        return False
+    cursor = ctx.next_cursor()
+    ctx.conn.execute(
+        "INSERT INTO tombstones (id, user_id, cursor, deleted_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, deleted_at = excluded.deleted_at",
+        (notification_id, user_id, cursor, now_us()),
+    )
+    ctx.events.append(Change("deleted", user_id, cursor, notification_id, None))
+    return True
+
+
+# The list query is assembled only from these constant fragments, chosen by which filters are
+# present, so each combination stays index-backed (an `(? IS NULL OR col = ?)` form would not).
+_FILTER_SQL = {
+    "status": " AND status = ?",
+    "priority": " AND priority = ?",
+    "source": " AND source = ?",
+    "since": " AND created_at > ?",
+}
+_COUNT_FILTER_SQL = {
+    "status": " AND status = ?",
+    "priority": " AND priority = ?",
+    "source": " AND source = ?",
+}
+
+
+def _where(filters: ListFilter, fragments: dict[str, str]) -> tuple[str, list[Any]]:
+    clause = " WHERE user_id = ?"
+    params: list[Any] = []
+    for name, fragment in fragments.items():
+        value = getattr(filters, name)
+        if value is not None:
+            clause += fragment
+            params.append(value)
+    return clause, params
+
+
+def list_page(
+    conn: apsw.Connection, user_id: str, filters: ListFilter, limit: int, offset: int
+) -> tuple[list[Notification], int]:
+    """Newest first, and the total number of matches."""
+    where, params = _where(filters, _FILTER_SQL)
+    rows = conn.execute(
+        _SELECT + where + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
+        [user_id, *params, limit, offset],
+    ).fetchall()
+    return [_row(row) for row in rows], count(conn, user_id, filters)
+
+
+def count(conn: apsw.Connection, user_id: str, filters: ListFilter) -> int:
+    if filters.since is not None:
+        # A time range has no counter; it is an index range scan of the matches.
+        where, params = _where(filters, _FILTER_SQL)
+        row = conn.execute(
+            "SELECT count(*) FROM notifications" + where,  # noqa: S608 (constant fragments)
+            [user_id, *params],
+        ).fetchone()
+        return int(row[0]) if row else 0
+    where, params = _where(filters, _COUNT_FILTER_SQL)
+    row = conn.execute(
+        "SELECT coalesce(sum(n), 0) FROM notification_counts" + where,  # noqa: S608 (constant fragments)
+        [user_id, *params],
+    ).fetchone()
+    return int(row[0]) if row else 0
