@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import ipaddress
 import logging
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 import apsw
 
@@ -155,8 +157,23 @@ def _serve(settings: Settings) -> int:
     server = uvicorn.Server(config)
     sock = config.bind_socket()
     app.settings = with_bound_port(settings, sock.getsockname()[1])
-    server.run(sockets=[sock])
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
+    # that was installed before it; ours turns that into a normal exit with status 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _stop_requested)
+    try:
+        server.run(sockets=[sock])
+    except _StopRequested:
+        pass
     return 0 if server.started else 3
+
+
+class _StopRequested(Exception):
+    pass
+
+
+def _stop_requested(signum: int, frame: FrameType | None) -> None:
+    raise _StopRequested
 
 
 def _is_loopback(host: str) -> bool:

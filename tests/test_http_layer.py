@@ -1,0 +1,116 @@
+"""The hand-rolled HTTP layer through a real server: routing errors, hosts, CORS, headers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from tests.serverproc import Account, ServerProcess
+
+ALLOWED_ORIGIN = "https://app.example.test"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    running = ServerProcess.start(
+        tmp_path_factory.mktemp("http") / "data", {"CORS_ORIGINS": ALLOWED_ORIGIN}
+    )
+    yield running
+    running.stop()
+
+
+def test_unknown_path_is_json_404(client: httpx.Client) -> None:
+    response = client.get("/api/nothing-here")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"detail": "not found"}
+
+
+def test_wrong_method_is_405_with_allow(client: httpx.Client, account: Account) -> None:
+    response = client.put("/api/notifications/", headers=account.headers)
+    assert response.status_code == 405
+    assert response.headers["allow"] == "GET, HEAD, OPTIONS, POST"
+    assert "PUT" in response.json()["detail"]
+
+
+def test_head_answers_like_get_without_body(client: httpx.Client, account: Account) -> None:
+    response = client.head("/api/me", headers=account.headers)
+    assert response.status_code == 200
+    assert response.content == b""
+
+
+def test_security_headers_on_every_response(client: httpx.Client, account: Account) -> None:
+    for response in (client.get("/api/me", headers=account.headers), client.get("/nowhere")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "same-origin"
+        assert response.headers["x-frame-options"] == "DENY"
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["cache-control"] == "no-store"
+        assert len(response.headers["x-request-id"]) == 16
+        assert "server" not in response.headers
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8000", "127.0.0.2"])
+def test_host_not_allowed_is_400(client: httpx.Client, account: Account, host: str) -> None:
+    response = client.get("/api/me", headers={**account.headers, "host": host})
+    assert response.status_code == 400
+    assert "Host" in response.json()["detail"]
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:1234", "127.0.0.1:80", "LOCALHOST"])
+def test_allowed_hosts_pass(client: httpx.Client, account: Account, host: str) -> None:
+    assert client.get("/api/me", headers={**account.headers, "host": host}).status_code == 200
+
+
+def test_cors_preflight_for_allowed_origin(client: httpx.Client) -> None:
+    response = client.options(
+        "/api/notifications/",
+        headers={
+            "origin": ALLOWED_ORIGIN,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+        },
+    )
+    assert response.status_code == 204
+    assert response.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "POST" in response.headers["access-control-allow-methods"]
+    assert "authorization" in response.headers["access-control-allow-headers"]
+
+
+def test_cors_preflight_for_other_origin_is_refused(client: httpx.Client) -> None:
+    response = client.options(
+        "/api/notifications/",
+        headers={"origin": "https://evil.example", "access-control-request-method": "POST"},
+    )
+    assert response.status_code == 403
+    assert "access-control-allow-origin" not in response.headers
+
+
+def test_cors_headers_on_actual_requests(client: httpx.Client, account: Account) -> None:
+    allowed = client.get("/api/me", headers={**account.headers, "origin": ALLOWED_ORIGIN})
+    assert allowed.headers["access-control-allow-origin"] == ALLOWED_ORIGIN
+    assert "Origin" in allowed.headers["vary"]
+    other = client.get("/api/me", headers={**account.headers, "origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in other.headers
+
+
+def test_plain_options_lists_methods(client: httpx.Client) -> None:
+    response = client.options("/api/me")
+    assert response.status_code == 204
+    assert "GET" in response.headers["allow"]
+
+
+def test_error_responses_never_carry_tracebacks(client: httpx.Client, account: Account) -> None:
+    odd_requests = [
+        client.get("/api/notifications/", params={"limit": "9" * 400}, headers=account.headers),
+        client.get("/api/notifications/", params={"since": "9999-99-99"}, headers=account.headers),
+        client.get("/api/notifications/", params={"since": "0001-01-01T00:00:00+14:00"}, headers=account.headers),
+        client.get("/api/notifications/%00", headers=account.headers),
+        client.get("/api/me", headers={**account.headers, "cookie": "a=\"unterminated"}),
+    ]
+    for response in odd_requests:
+        assert response.status_code < 500, response.text
+        assert "Traceback" not in response.text
+        assert set(response.json()) == {"detail"} or response.status_code == 200

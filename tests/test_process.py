@@ -1,0 +1,178 @@
+"""The whole process: CLI commands, restarts, start-up refusals, shutdown."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pnotify import db
+from tests.serverproc import ServerProcess, create_account, server_env
+
+
+def _cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pnotify", *args],
+        cwd=data_dir.parent,
+        env=env or server_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def _serve_expecting_failure(
+    data_dir: Path, extra: dict[str, str] | None = None, args: tuple[str, ...] = ("--port", "0")
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pnotify", "serve", *args],
+        cwd=data_dir.parent,
+        env=server_env(data_dir, extra),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_restart_keeps_data_and_flushes_last_used(server: ServerProcess) -> None:
+    conn = server.connect()
+    try:
+        account = create_account(conn, "restart")
+    finally:
+        conn.close()
+    created = httpx.post(
+        server.url + "/api/notifications/", json={"title": "survives"}, headers=account.headers
+    )
+    assert created.status_code == 201
+    location = created.headers["location"]
+
+    assert server.stop() == 0
+    conn = server.connect()
+    try:
+        (last_used,) = conn.execute(
+            "SELECT last_used_at FROM client_tokens WHERE id = ?", (account.token_id,)
+        ).fetchone()
+    finally:
+        conn.close()
+    assert last_used is not None  # written in a batch at shutdown, not per request
+
+    server.launch()
+    fetched = httpx.get(server.url + location, headers=account.headers)
+    assert fetched.status_code == 200 and fetched.json()["title"] == "survives"
+
+
+def test_cli_token_lifecycle_against_running_server(server: ServerProcess) -> None:
+    created = _cli(server.data_dir, "token", "create", "--name", "cron job", "--scope", "publish", env=server.env)
+    assert created.returncode == 0, created.stderr
+    token = created.stdout.strip()
+    assert token.startswith("pn_") and "\n" not in token
+    assert "only time it is shown" in created.stderr
+
+    headers = {"Authorization": f"Bearer {token}"}
+    posted = httpx.post(server.url + "/api/notifications/", json={"title": "from cron"}, headers=headers)
+    assert posted.status_code == 201
+    assert httpx.get(server.url + "/api/me", headers=headers).status_code == 403  # publish scope
+
+    listed = _cli(server.data_dir, "token", "list", env=server.env)
+    assert listed.returncode == 0
+    assert "cron job" in listed.stdout and "publish" in listed.stdout
+    assert token not in listed.stdout and token.split("_", 2)[2] not in listed.stdout
+    token_id = next(line.split()[0] for line in listed.stdout.splitlines() if "cron job" in line)
+
+    revoked = _cli(server.data_dir, "token", "revoke", token_id, env=server.env)
+    assert revoked.returncode == 0, revoked.stderr
+    after = httpx.post(server.url + "/api/notifications/", json={"title": "late"}, headers=headers)
+    assert after.status_code == 401
+
+    again = _cli(server.data_dir, "token", "revoke", token_id, env=server.env)
+    assert again.returncode == 2 and "no token" in again.stderr
+
+
+def test_cli_token_create_expiry_and_validation(tmp_data: Path) -> None:
+    created = _cli(tmp_data, "token", "create", "--name", "phone", "--device-type", "android", "--expires-in", "30")
+    assert created.returncode == 0, created.stderr
+    listed = _cli(tmp_data, "token", "list")
+    line = next(line for line in listed.stdout.splitlines() if "phone" in line)
+    assert "android" in line and "never" in line  # never used; expiry is a date
+    assert line.rstrip().endswith("+00:00")
+    for bad in (["--expires-in", "0"], ["--device-type", "toaster"], ["--scope", "admin"]):
+        refused = _cli(tmp_data, "token", "create", "--name", "x", *bad)
+        assert refused.returncode == 2, bad
+
+
+def test_migrate_command(tmp_data: Path) -> None:
+    result = _cli(tmp_data, "migrate")
+    assert result.returncode == 0 and "up to date" in result.stderr
+    conn = db.connect(tmp_data / "priority_notify.db")
+    try:
+        assert conn.execute("SELECT count(*) FROM schema_migrations").fetchone() == (1,)
+    finally:
+        conn.close()
+
+
+def _migrated(data_dir: Path) -> Path:
+    assert _cli(data_dir, "migrate").returncode == 0
+    return data_dir / "priority_notify.db"
+
+
+def test_start_refuses_edited_migration(tmp_data: Path) -> None:
+    path = _migrated(tmp_data)
+    conn = db.connect(path)
+    with conn:
+        conn.execute("UPDATE schema_migrations SET checksum = 'tampered' WHERE version = 1")
+    conn.close()
+    result = _serve_expecting_failure(tmp_data)
+    assert result.returncode == 2
+    assert "pnotify: applied migration 0001_init.sql was edited" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_start_refuses_newer_database(tmp_data: Path) -> None:
+    path = _migrated(tmp_data)
+    conn = db.connect(path)
+    with conn:
+        conn.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'x', 0)")
+    conn.close()
+    result = _serve_expecting_failure(tmp_data)
+    assert result.returncode == 2
+    assert "newer than this code" in result.stderr
+
+
+def test_start_refuses_a_file_that_is_not_sqlite(tmp_data: Path) -> None:
+    tmp_data.mkdir(parents=True)
+    (tmp_data / "priority_notify.db").write_bytes(b"this is not a database" * 100)
+    result = _serve_expecting_failure(tmp_data)
+    assert result.returncode == 2
+    assert "is not an SQLite database" in result.stderr
+    assert (tmp_data / "priority_notify.db").read_bytes().startswith(b"this is not")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("PORT", "http", "PORT: expected a port number"),
+        ("DATABASE_URL", "postgresql://db/pn", "DATABASE_URL: unsupported scheme"),
+        ("LOG_LEVEL", "chatty", "LOG_LEVEL: expected one of"),
+        ("AUTHENTIK_ISSUER_URL", "https://auth.example/application/o/pn/", "AUTHENTIK_CLIENT_ID: required"),
+    ],
+)
+def test_bad_configuration_is_one_clear_line(tmp_data: Path, name: str, value: str, message: str) -> None:
+    result = _serve_expecting_failure(tmp_data, {name: value}, args=())
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(f"pnotify: {message}")
+
+
+def test_database_url_is_honoured(tmp_path: Path) -> None:
+    target = tmp_path / "elsewhere" / "custom.db"
+    running = ServerProcess.start(tmp_path / "data", {"DATABASE_URL": f"sqlite+aiosqlite:///{target}"})
+    try:
+        assert target.exists()
+    finally:
+        assert running.stop() == 0
