@@ -11,6 +11,7 @@ python -m pnotify new-migration NAME
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import logging
 import signal
@@ -152,6 +153,7 @@ def _serve(settings: Settings) -> int:
         access_log=False,
         log_config=None,
         server_header=False,
+        proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
     server = uvicorn.Server(config)
@@ -161,10 +163,8 @@ def _serve(settings: Settings) -> int:
     # that was installed before it; ours turns that into a normal exit with status 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _stop_requested)
-    try:
+    with contextlib.suppress(_StopRequested):
         server.run(sockets=[sock])
-    except _StopRequested:
-        pass
     return 0 if server.started else 3
 
 

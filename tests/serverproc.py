@@ -33,7 +33,8 @@ def server_env(data_dir: Path, extra: Mapping[str, str] | None = None) -> dict[s
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AUTHENTIK_", "PNOTIFY_")) and key not in ("SECRET_KEY", "DATABASE_URL")
+        if not key.startswith(("AUTHENTIK_", "PNOTIFY_"))
+        and key not in ("SECRET_KEY", "DATABASE_URL")
     }
     env.update(
         {
@@ -61,7 +62,10 @@ class ServerProcess:
 
     @classmethod
     def start(
-        cls, data_dir: Path, extra_env: Mapping[str, str] | None = None, args: list[str] | None = None
+        cls,
+        data_dir: Path,
+        extra_env: Mapping[str, str] | None = None,
+        args: list[str] | None = None,
     ) -> ServerProcess:
         server = cls(data_dir, server_env(data_dir, extra_env), args or [])
         server.launch()
@@ -74,6 +78,7 @@ class ServerProcess:
     def launch(self) -> None:
         self._started.clear()
         self.lines = []
+        self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "pnotify", "serve", "--port", "0", *self.args],
             cwd=self.data_dir.parent,
@@ -155,9 +160,16 @@ def create_account(
     user_id: str | None = None,
 ) -> Account:
     if user_id is None:
-        user_id = users.upsert(conn, "https://idp.test/", name, f"{name}@example.test", name, login=True).id
+        user_id = users.upsert(
+            conn, "https://idp.test/", name, f"{name}@example.test", name, login=True
+        ).id
     new = token_store.create(
-        conn, user_id, f"{name}-{scope}", scope=scope, expires_at=expires_at, rounds=TEST_BCRYPT_ROUNDS
+        conn,
+        user_id,
+        f"{name}-{scope}",
+        scope=scope,
+        expires_at=expires_at,
+        rounds=TEST_BCRYPT_ROUNDS,
     )
     return Account(user_id, new.plaintext, new.row.id)
 

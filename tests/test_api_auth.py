@@ -50,7 +50,9 @@ def owner(server: ServerProcess) -> Account:
 @pytest.fixture
 def target(client: httpx.Client, owner: Account) -> Iterator[str]:
     """A notification of the owner's that each test may try to touch."""
-    response = client.post(BASE, json={"title": "owner's", "source": "secret"}, headers=owner.headers)
+    response = client.post(
+        BASE, json={"title": "owner's", "source": "secret"}, headers=owner.headers
+    )
     assert response.status_code == 201
     notification_id: str = response.json()["id"]
     yield notification_id
@@ -98,7 +100,9 @@ def test_expired_token_says_so(server: ServerProcess, client: httpx.Client, owne
     assert client.get("/api/me", headers=headers).json()["detail"] == "API token has expired"
 
 
-def test_publish_scope_may_only_post(server: ServerProcess, client: httpx.Client, owner: Account, target: str) -> None:
+def test_publish_scope_may_only_post(
+    server: ServerProcess, client: httpx.Client, owner: Account, target: str
+) -> None:
     conn = server.connect()
     try:
         publisher = create_account(conn, "publisher", scope="publish", user_id=owner.user_id)
@@ -108,14 +112,18 @@ def test_publish_scope_may_only_post(server: ServerProcess, client: httpx.Client
         response = _send(client, call, publisher.headers)
         if call.method == "POST":
             assert response.status_code == 201
-            assert client.get(response.headers["location"], headers=owner.headers).status_code == 200
+            assert (
+                client.get(response.headers["location"], headers=owner.headers).status_code == 200
+            )
         else:
             assert response.status_code == 403, call
             assert "publish" in response.json()["detail"]
     assert client.get(BASE + target, headers=owner.headers).json()["status"] == "unread"
 
 
-def test_full_scope_token_works_on_every_route(client: httpx.Client, owner: Account, target: str) -> None:
+def test_full_scope_token_works_on_every_route(
+    client: httpx.Client, owner: Account, target: str
+) -> None:
     expected = {"GET": 200, "POST": 201, "PATCH": 200, "DELETE": 204}
     for call in _calls(target):
         assert _send(client, call, owner.headers).status_code == expected[call.method], call
@@ -136,7 +144,9 @@ def test_other_users_notifications_do_not_exist(
         intruder = create_account(conn, "intruder")
     finally:
         conn.close()
-    mine = client.post(BASE, json={"title": "intruder's own", "source": "secret"}, headers=intruder.headers)
+    mine = client.post(
+        BASE, json={"title": "intruder's own", "source": "secret"}, headers=intruder.headers
+    )
     assert mine.status_code == 201
 
     for call in _calls(target)[2:5]:
@@ -144,18 +154,29 @@ def test_other_users_notifications_do_not_exist(
         assert response.status_code == 404, call
         assert response.json() == {"detail": "notification not found"}
 
-    for params in ({}, {"source": "secret"}, {"status": "unread"}, {"priority": "medium"}, {"since": "2000-01-01"}):
+    for params in (
+        {},
+        {"source": "secret"},
+        {"status": "unread"},
+        {"priority": "medium"},
+        {"since": "2000-01-01"},
+    ):
         page = client.get(BASE, params=params, headers=intruder.headers).json()
         assert [item["title"] for item in page["items"]] == ["intruder's own"], params
         assert page["total"] == 1, params
 
     owned = client.get(BASE + target, headers=owner.headers)
     assert owned.status_code == 200 and owned.json()["status"] == "unread"
-    owner_titles = [i["title"] for i in client.get(BASE, params={"limit": 200}, headers=owner.headers).json()["items"]]
+    owner_titles = [
+        i["title"]
+        for i in client.get(BASE, params={"limit": 200}, headers=owner.headers).json()["items"]
+    ]
     assert "intruder's own" not in owner_titles
 
 
-def test_revocation_takes_effect_on_the_next_request(server: ServerProcess, client: httpx.Client) -> None:
+def test_revocation_takes_effect_on_the_next_request(
+    server: ServerProcess, client: httpx.Client
+) -> None:
     conn = server.connect()
     try:
         account = create_account(conn, "soon-revoked")
@@ -167,7 +188,9 @@ def test_revocation_takes_effect_on_the_next_request(server: ServerProcess, clie
     assert client.get("/api/me", headers=account.headers).status_code == 401
 
 
-def test_repeated_failures_for_one_token_are_limited(server: ServerProcess, client: httpx.Client) -> None:
+def test_repeated_failures_for_one_token_are_limited(
+    server: ServerProcess, client: httpx.Client
+) -> None:
     conn = server.connect()
     try:
         victim = create_account(conn, "victim")

@@ -54,7 +54,9 @@ def test_create_returns_resource_and_location(client: httpx.Client, account: Acc
     assert fetched.json() == body
 
 
-def test_priority_defaults_to_medium_and_optionals_to_null(client: httpx.Client, account: Account) -> None:
+def test_priority_defaults_to_medium_and_optionals_to_null(
+    client: httpx.Client, account: Account
+) -> None:
     body = _create(client, account, title="only a title")
     assert body["priority"] == "medium"
     assert body["message"] is None and body["source"] is None and body["metadata"] is None
@@ -70,12 +72,24 @@ def test_priority_defaults_to_medium_and_optionals_to_null(client: httpx.Client,
         ({"title": "x" * 251}, 422, "title: must be at most 250 characters"),
         ({"title": "t", "message": "m" * 10_001}, 422, "message: must be at most 10000 characters"),
         ({"title": "t", "message": ["no"]}, 422, "message: must be a string"),
-        ({"title": "t", "priority": "urgent"}, 422, "priority: must be one of low, medium, high, critical"),
-        ({"title": "t", "priority": None}, 422, "priority: must be one of low, medium, high, critical"),
+        (
+            {"title": "t", "priority": "urgent"},
+            422,
+            "priority: must be one of low, medium, high, critical",
+        ),
+        (
+            {"title": "t", "priority": None},
+            422,
+            "priority: must be one of low, medium, high, critical",
+        ),
         ({"title": "t", "source": "s" * 101}, 422, "source: must be at most 100 characters"),
         ({"title": "t", "metadata": [1, 2]}, 422, "metadata: must be a JSON object"),
         ({"title": "t", "metadata": "{}"}, 422, "metadata: must be a JSON object"),
-        ({"title": "t", "metadata": {"a": "x" * 17_000}}, 422, "metadata: must be at most 16384 bytes as JSON"),
+        (
+            {"title": "t", "metadata": {"a": "x" * 17_000}},
+            422,
+            "metadata: must be at most 16384 bytes as JSON",
+        ),
         ({"title": "t", "status": "read"}, 422, "status: unknown field"),
     ],
 )
@@ -96,12 +110,22 @@ def test_create_validation_names_the_field(
         (b'"title"', "application/json", 400, "request body must be a JSON object"),
         (b"\xff\xfe", "application/json", 400, "request body is not valid JSON"),
         (b"[" * 100_000, "application/json", 400, "request body is not valid JSON"),
-        (b"title=x", "application/x-www-form-urlencoded", 415, "Content-Type must be application/json"),
+        (
+            b"title=x",
+            "application/x-www-form-urlencoded",
+            415,
+            "Content-Type must be application/json",
+        ),
         (b'{"title": "x"}' + b" " * 300_000, "application/json", 413, "request body is larger"),
     ],
 )
 def test_malformed_bodies(
-    client: httpx.Client, account: Account, content: bytes, content_type: str, status: int, detail: str
+    client: httpx.Client,
+    account: Account,
+    content: bytes,
+    content_type: str,
+    status: int,
+    detail: str,
 ) -> None:
     response = client.post(
         BASE, content=content, headers={**account.headers, "content-type": content_type}
@@ -216,7 +240,9 @@ def test_status_changes(client: httpx.Client, account: Account) -> None:
         ({"status": "read", "title": "x"}, "title: unknown field"),
     ],
 )
-def test_patch_validation(client: httpx.Client, account: Account, body: dict[str, Any], detail: str) -> None:
+def test_patch_validation(
+    client: httpx.Client, account: Account, body: dict[str, Any], detail: str
+) -> None:
     created = _create(client, account)
     response = client.patch(BASE + created["id"], json=body, headers=account.headers)
     assert response.status_code == 422
@@ -238,7 +264,10 @@ def test_delete(client: httpx.Client, account: Account) -> None:
 def test_unknown_id_is_404(client: httpx.Client, account: Account, method: str) -> None:
     for missing in ("01a2150d-5823-7e35-80d1-2bf01ce8d93e", "not-a-uuid", "%27%20OR%201=1"):
         response = client.request(
-            method, BASE + missing, headers=account.headers, json={"status": "read"} if method == "PATCH" else None
+            method,
+            BASE + missing,
+            headers=account.headers,
+            json={"status": "read"} if method == "PATCH" else None,
         )
         assert response.status_code == 404
         assert response.json() == {"detail": "notification not found"}
@@ -260,7 +289,11 @@ async def test_concurrent_posts_are_all_committed(server: ServerProcess, account
         assert results == [201] * 200
         titles: set[str] = set()
         for offset in (0, 200):
-            page = (await http.get(BASE, params={"limit": 200, "offset": offset}, headers=account.headers)).json()
+            page = (
+                await http.get(
+                    BASE, params={"limit": 200, "offset": offset}, headers=account.headers
+                )
+            ).json()
             titles.update(item["title"] for item in page["items"])
         assert page["total"] == 200
     assert titles == {f"c{index}" for index in range(200)}

@@ -43,7 +43,9 @@ def test_applies_in_order_once(conn: apsw.Connection, sql_dir: Path) -> None:
 
 
 def test_failed_migration_leaves_no_trace(conn: apsw.Connection, sql_dir: Path) -> None:
-    _write(sql_dir, "0003_broken.sql", "CREATE TABLE c (z INTEGER); INSERT INTO nowhere VALUES (1);")
+    _write(
+        sql_dir, "0003_broken.sql", "CREATE TABLE c (z INTEGER); INSERT INTO nowhere VALUES (1);"
+    )
     with pytest.raises(apsw.SQLError):
         migrate.migrate(conn, migrate.load_migrations(sql_dir))
     assert "c" not in _tables(conn)
@@ -55,7 +57,7 @@ def test_refuses_edited_migration(conn: apsw.Connection, sql_dir: Path) -> None:
     migrate.migrate(conn, migrate.load_migrations(sql_dir))
     _write(sql_dir, "0001_first.sql", "CREATE TABLE a (x INTEGER, extra TEXT);")
     _write(sql_dir, "0003_third.sql", "CREATE TABLE c (z INTEGER);")
-    with pytest.raises(migrate.MigrationError, match="0001_first.sql was edited"):
+    with pytest.raises(migrate.MigrationError, match=r"0001_first\.sql was edited"):
         migrate.migrate(conn, migrate.load_migrations(sql_dir))
     assert "c" not in _tables(conn)
 
@@ -64,7 +66,7 @@ def test_refuses_missing_migration(conn: apsw.Connection, sql_dir: Path) -> None
     _write(sql_dir, "0003_third.sql", "CREATE TABLE c (z INTEGER);")
     migrate.migrate(conn, migrate.load_migrations(sql_dir))
     (sql_dir / "0002_second.sql").unlink()
-    with pytest.raises(migrate.MigrationError, match="0002_second.sql is missing"):
+    with pytest.raises(migrate.MigrationError, match=r"0002_second\.sql is missing"):
         migrate.migrate(conn, migrate.load_migrations(sql_dir))
 
 
@@ -79,7 +81,7 @@ def test_refuses_database_newer_than_code(conn: apsw.Connection, sql_dir: Path) 
 def test_file_names_are_checked(tmp_path: Path) -> None:
     directory = tmp_path / "sql"
     _write(directory, "1_bad.sql", "SELECT 1;")
-    with pytest.raises(migrate.MigrationError, match="NNNN_name.sql"):
+    with pytest.raises(migrate.MigrationError, match=r"NNNN_name\.sql"):
         migrate.load_migrations(directory)
     (directory / "1_bad.sql").unlink()
     _write(directory, "0001_a.sql", "SELECT 1;")
@@ -89,10 +91,18 @@ def test_file_names_are_checked(tmp_path: Path) -> None:
 
 
 def test_next_migration_path(sql_dir: Path) -> None:
-    assert migrate.next_migration_path("Add token notes!", sql_dir).name == "0003_add_token_notes.sql"
+    assert (
+        migrate.next_migration_path("Add token notes!", sql_dir).name == "0003_add_token_notes.sql"
+    )
 
 
 def test_project_migrations_apply_cleanly(conn: apsw.Connection) -> None:
     migrate.migrate(conn)
-    assert {"users", "notifications", "tombstones", "client_tokens", "notification_counts"} <= _tables(conn)
+    assert {
+        "users",
+        "notifications",
+        "tombstones",
+        "client_tokens",
+        "notification_counts",
+    } <= _tables(conn)
     assert conn.execute("PRAGMA foreign_key_check").fetchall() == []

@@ -13,7 +13,9 @@ from pnotify import db
 from tests.serverproc import ServerProcess, create_account, server_env
 
 
-def _cli(data_dir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    data_dir: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "pnotify", *args],
         cwd=data_dir.parent,
@@ -67,14 +69,25 @@ def test_restart_keeps_data_and_flushes_last_used(server: ServerProcess) -> None
 
 
 def test_cli_token_lifecycle_against_running_server(server: ServerProcess) -> None:
-    created = _cli(server.data_dir, "token", "create", "--name", "cron job", "--scope", "publish", env=server.env)
+    created = _cli(
+        server.data_dir,
+        "token",
+        "create",
+        "--name",
+        "cron job",
+        "--scope",
+        "publish",
+        env=server.env,
+    )
     assert created.returncode == 0, created.stderr
     token = created.stdout.strip()
     assert token.startswith("pn_") and "\n" not in token
     assert "only time it is shown" in created.stderr
 
     headers = {"Authorization": f"Bearer {token}"}
-    posted = httpx.post(server.url + "/api/notifications/", json={"title": "from cron"}, headers=headers)
+    posted = httpx.post(
+        server.url + "/api/notifications/", json={"title": "from cron"}, headers=headers
+    )
     assert posted.status_code == 201
     assert httpx.get(server.url + "/api/me", headers=headers).status_code == 403  # publish scope
 
@@ -94,7 +107,17 @@ def test_cli_token_lifecycle_against_running_server(server: ServerProcess) -> No
 
 
 def test_cli_token_create_expiry_and_validation(tmp_data: Path) -> None:
-    created = _cli(tmp_data, "token", "create", "--name", "phone", "--device-type", "android", "--expires-in", "30")
+    created = _cli(
+        tmp_data,
+        "token",
+        "create",
+        "--name",
+        "phone",
+        "--device-type",
+        "android",
+        "--expires-in",
+        "30",
+    )
     assert created.returncode == 0, created.stderr
     listed = _cli(tmp_data, "token", "list")
     line = next(line for line in listed.stdout.splitlines() if "phone" in line)
@@ -158,10 +181,16 @@ def test_start_refuses_a_file_that_is_not_sqlite(tmp_data: Path) -> None:
         ("PORT", "http", "PORT: expected a port number"),
         ("DATABASE_URL", "postgresql://db/pn", "DATABASE_URL: unsupported scheme"),
         ("LOG_LEVEL", "chatty", "LOG_LEVEL: expected one of"),
-        ("AUTHENTIK_ISSUER_URL", "https://auth.example/application/o/pn/", "AUTHENTIK_CLIENT_ID: required"),
+        (
+            "AUTHENTIK_ISSUER_URL",
+            "https://auth.example/application/o/pn/",
+            "AUTHENTIK_CLIENT_ID: required",
+        ),
     ],
 )
-def test_bad_configuration_is_one_clear_line(tmp_data: Path, name: str, value: str, message: str) -> None:
+def test_bad_configuration_is_one_clear_line(
+    tmp_data: Path, name: str, value: str, message: str
+) -> None:
     result = _serve_expecting_failure(tmp_data, {name: value}, args=())
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
@@ -171,7 +200,9 @@ def test_bad_configuration_is_one_clear_line(tmp_data: Path, name: str, value: s
 
 def test_database_url_is_honoured(tmp_path: Path) -> None:
     target = tmp_path / "elsewhere" / "custom.db"
-    running = ServerProcess.start(tmp_path / "data", {"DATABASE_URL": f"sqlite+aiosqlite:///{target}"})
+    running = ServerProcess.start(
+        tmp_path / "data", {"DATABASE_URL": f"sqlite+aiosqlite:///{target}"}
+    )
     try:
         assert target.exists()
     finally:

@@ -177,7 +177,7 @@ class TestConfig:
 
     @pytest.mark.parametrize("url", ["postgres://x/y", "sqlite:///:memory:", "sqlite://relative"])
     def test_bad_database_url_names_the_variable(self, url: str) -> None:
-        with pytest.raises(ConfigError, match="^DATABASE_URL: "):
+        with pytest.raises(ConfigError, match=r"^DATABASE_URL: "):
             database_path_from_url(url)
 
     @pytest.mark.parametrize(
