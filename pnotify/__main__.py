@@ -16,10 +16,11 @@ import ipaddress
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 import apsw
+import uvicorn
 
 from pnotify import db, logs, migrate
 from pnotify.clock import now_us, to_iso
@@ -130,8 +131,6 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> int:
-    import uvicorn
-
     from pnotify.app import create_app
 
     # Migrate before uvicorn starts, so a refused database is one clear line, not a traceback.
@@ -156,7 +155,8 @@ def _serve(settings: Settings) -> int:
         proxy_headers=False,
         timeout_graceful_shutdown=5,
     )
-    server = uvicorn.Server(config)
+    server = _Server(config)
+    server.on_exit_requested = app.begin_shutdown
     sock = config.bind_socket()
     app.settings = with_bound_port(settings, sock.getsockname()[1])
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
@@ -166,6 +166,18 @@ def _serve(settings: Settings) -> int:
     with contextlib.suppress(_StopRequested):
         server.run(sockets=[sock])
     return 0 if server.started else 3
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, telling the app when a stop was asked for: uvicorn waits for open
+    connections before the lifespan shutdown, so SSE streams must be ended first."""
+
+    on_exit_requested: Callable[[], None] | None = None
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self.on_exit_requested is not None:
+            self.on_exit_requested()
+        super().handle_exit(sig, frame)
 
 
 class _StopRequested(Exception):

@@ -11,8 +11,9 @@ import uuid
 
 from pnotify import db
 from pnotify.auth import Principal, TokenAuthenticator, bearer_token
+from pnotify.broker import Broker, CloseReason
 from pnotify.config import Settings
-from pnotify.handlers import me, notifications
+from pnotify.handlers import me, notifications, sync
 from pnotify.http import (
     BadRequest,
     ClientDisconnected,
@@ -32,6 +33,7 @@ from pnotify.storage import tokens as token_store
 log = logging.getLogger(__name__)
 
 LAST_USED_FLUSH_SECONDS = 30.0
+REVOCATION_CHECK_SECONDS = 1.0
 CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id"
 CORS_ALLOW_METHODS = "GET, POST, PATCH, DELETE"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -83,21 +85,34 @@ class App:
     async def startup(self) -> None:
         settings = self.settings
         reader = db.open_and_migrate(settings.database_path, settings.synchronous)
-        writer = db.Writer(settings.database_path, settings.synchronous)
+        broker = Broker(settings.sse_keepalive_seconds)
+        writer = db.Writer(settings.database_path, settings.synchronous, on_commit=broker.publish)
         writer.start()
+        broker.start()
         services = Services(
             settings=settings,
             reader=reader,
             writer=writer,
             tokens=TokenAuthenticator(reader, settings.signing_key),
+            broker=broker,
         )
         self.services = services
-        self.router = Router([*notifications.routes(services), *me.routes(services)])
+        # The stream and changes routes come before `/api/notifications/{id}`, which would
+        # otherwise take "stream" for an id.
+        self.router = Router(
+            [*sync.routes(services), *notifications.routes(services), *me.routes(services)]
+        )
         self._background.append(asyncio.create_task(self._flush_last_used_periodically()))
+        self._background.append(asyncio.create_task(self._close_streams_of_revoked_tokens()))
         log.info(
             "started",
             extra={"url": settings.public_url, "mode": "local" if settings.local_mode else "oidc"},
         )
+
+    def begin_shutdown(self) -> None:
+        """End every stream now: uvicorn waits for open connections before lifespan shutdown."""
+        if self.services is not None:
+            self.services.broker.close_all(CloseReason.SHUTDOWN)
 
     async def shutdown(self) -> None:
         for task in self._background:
@@ -108,6 +123,7 @@ class App:
         self._background.clear()
         if self.services is None:
             return
+        await self.services.broker.stop()
         await self._flush_last_used()
         await self.services.writer.close()
         self.services.reader.close()
@@ -120,6 +136,22 @@ class App:
                 await self._flush_last_used()
             except Exception:
                 log.exception("writing token last-used times failed")
+
+    async def _close_streams_of_revoked_tokens(self) -> None:
+        """Revocation in this process closes streams at once; this catches other processes
+        (`python -m pnotify token revoke`) and expiry, within a second."""
+        assert self.services is not None
+        services = self.services
+        while True:
+            await asyncio.sleep(REVOCATION_CHECK_SECONDS)
+            token_ids = services.broker.token_ids()
+            if not token_ids:
+                continue
+            try:
+                for token_id in token_store.unusable(services.reader, token_ids):
+                    services.broker.close_where(CloseReason.REVOKED, token_id=token_id)
+            except Exception:
+                log.exception("checking streams for revoked tokens failed")
 
     async def _flush_last_used(self) -> None:
         assert self.services is not None

@@ -44,6 +44,7 @@ class Settings:
     synchronous: str
     bcrypt_rounds: int
     oidc: OIDCSettings | None
+    sse_keepalive_seconds: float = 15.0
     host_from_user: bool = False
 
     @property
@@ -119,6 +120,16 @@ def _parse_int(name: str, value: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ConfigError(f"{name}: must be between {low} and {high}, got {number}")
     return number
+
+
+def _parse_seconds(name: str, value: str, low: float, high: float) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name}: expected a number of seconds, got {value!r}") from None
+    if not low <= seconds <= high:
+        raise ConfigError(f"{name}: must be between {low} and {high} seconds, got {value}")
+    return seconds
 
 
 def _parse_origin(name: str, value: str) -> str:
@@ -241,6 +252,9 @@ def load_settings(
         ),
         oidc=oidc,
         host_from_user=host_from_user,
+        sse_keepalive_seconds=_parse_seconds(
+            "SSE_KEEPALIVE_SECONDS", env.get("SSE_KEEPALIVE_SECONDS", "15"), 0.05, 300.0
+        ),
     )
 
 

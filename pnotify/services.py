@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import apsw
 
 from pnotify.auth import TokenAuthenticator
+from pnotify.broker import Broker
 from pnotify.config import Settings
 from pnotify.db import Writer
 
@@ -17,3 +18,4 @@ class Services:
     reader: apsw.Connection
     writer: Writer
     tokens: TokenAuthenticator
+    broker: Broker

@@ -232,3 +232,53 @@ def count(conn: apsw.Connection, user_id: str, filters: ListFilter) -> int:
         [user_id, *params],
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def current_cursor(conn: apsw.Connection) -> tuple[int, int]:
+    """The last change cursor handed out, and the oldest one from which replay is exact."""
+    values: dict[str, int] = {
+        str(key): int(value)
+        for key, value in conn.execute(
+            "SELECT key, value FROM server_state WHERE key IN ('change_cursor', 'replayable_after')"
+        )
+    }
+    return values.get("change_cursor", 0), values.get("replayable_after", 0)
+
+
+def created_cursor_of(conn: apsw.Connection, user_id: str, notification_id: str) -> int | None:
+    """For a `Last-Event-ID` that is a notification id (the spec's form)."""
+    row = conn.execute(
+        "SELECT created_cursor FROM notifications WHERE id = ? AND user_id = ?",
+        (notification_id, user_id),
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
+def changes_after(conn: apsw.Connection, user_id: str, after: int, limit: int) -> list[Change]:
+    """Changes after a cursor, oldest first, at most `limit`: the backlog for replay and polling.
+
+    Each notification appears once, in its current state, at the cursor of its latest change
+    (a compacted log): a row created after `after` is a `created` change, an older row that
+    changed since is a `status_change`; deleted rows come from their tombstones.
+    """
+    rows = conn.execute(
+        _SELECT + " WHERE user_id = ? AND cursor > ? ORDER BY cursor LIMIT ?",
+        (user_id, after, limit),
+    ).fetchall()
+    deleted: list[tuple[Any, ...]] = conn.execute(
+        "SELECT id, cursor FROM tombstones WHERE user_id = ? AND cursor > ? "
+        "ORDER BY cursor LIMIT ?",
+        (user_id, after, limit),
+    ).fetchall()
+    changes = [
+        Change(
+            "created" if n.created_cursor > after else "status_change", user_id, n.cursor, n.id, n
+        )
+        for n in map(_row, rows)
+    ]
+    changes.extend(
+        Change("deleted", user_id, cursor, notification_id, None)
+        for notification_id, cursor in deleted
+    )
+    changes.sort(key=lambda change: change.cursor)
+    return changes[:limit]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -137,6 +138,17 @@ def revoke(conn: apsw.Connection, user_id: str, token_id: str) -> bool:
         "DELETE FROM client_tokens WHERE id = ? AND user_id = ? RETURNING id", (token_id, user_id)
     ).fetchall()
     return bool(rows)
+
+
+def unusable(conn: apsw.Connection, token_ids: Iterable[str]) -> list[str]:
+    """Those of the given tokens that were revoked (their row is gone) or have expired."""
+    wanted = json.dumps(sorted(token_ids))
+    rows = conn.execute(
+        "SELECT value FROM json_each(?) WHERE value NOT IN "
+        "(SELECT id FROM client_tokens WHERE expires_at IS NULL OR expires_at > ?)",
+        (wanted, now_us()),
+    )
+    return [str(value) for (value,) in rows]
 
 
 def record_last_used(conn: apsw.Connection, uses: Iterable[tuple[str, int]]) -> None:

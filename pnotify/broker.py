@@ -1,0 +1,145 @@
+"""In-process fan-out of committed changes to the open streams of each user.
+
+A publisher never waits for a subscriber: each subscription has a bounded queue, and one that
+falls too far behind is closed (its client reconnects and replays from its cursor), so memory
+never grows without bound. One shared ticker wakes every subscription for its keepalive instead
+of a timer per stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections import deque
+from collections.abc import Iterable
+
+from pnotify.storage.notifications import Change
+
+QUEUE_LIMIT = 1_000
+
+
+class CloseReason(enum.Enum):
+    DISCONNECTED = "disconnected"
+    TOO_SLOW = "too slow"
+    REVOKED = "credentials revoked"
+    SHUTDOWN = "server shutting down"
+
+
+class Subscription:
+    __slots__ = ("_waiter", "closed", "events", "ping_due", "session_id", "token_id", "user_id")
+
+    def __init__(self, user_id: str, token_id: str | None, session_id: str | None) -> None:
+        self.user_id = user_id
+        self.token_id = token_id
+        self.session_id = session_id
+        self.events: deque[Change] = deque()
+        self.closed: CloseReason | None = None
+        self.ping_due = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def push(self, change: Change) -> None:
+        if self.closed is not None:
+            return
+        if len(self.events) >= QUEUE_LIMIT:
+            self.close(CloseReason.TOO_SLOW)
+            return
+        self.events.append(change)
+        self._wake()
+
+    def ping(self) -> None:
+        self.ping_due = True
+        self._wake()
+
+    def close(self, reason: CloseReason) -> None:
+        if self.closed is None:
+            self.closed = reason
+            self.events.clear()  # released at once, not when the stream task gets to run
+        self._wake()
+
+    async def wait(self) -> None:
+        """Until there are events, a keepalive is due, or the subscription is closed."""
+        if self.events or self.ping_due or self.closed is not None:
+            return
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
+
+
+class Broker:
+    def __init__(self, keepalive_seconds: float) -> None:
+        self.keepalive_seconds = keepalive_seconds
+        self._by_user: dict[str, set[Subscription]] = {}
+        self._ticker: asyncio.Task[None] | None = None
+        self.events_published = 0
+
+    @property
+    def subscriber_count(self) -> int:
+        return sum(len(subs) for subs in self._by_user.values())
+
+    def start(self) -> None:
+        self._ticker = asyncio.get_running_loop().create_task(
+            self._tick(), name="pnotify-keepalive"
+        )
+
+    async def stop(self) -> None:
+        self.close_all(CloseReason.SHUTDOWN)
+        if self._ticker is not None:
+            self._ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ticker
+            self._ticker = None
+
+    def subscribe(self, user_id: str, token_id: str | None, session_id: str | None) -> Subscription:
+        subscription = Subscription(user_id, token_id, session_id)
+        self._by_user.setdefault(user_id, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        subs = self._by_user.get(subscription.user_id)
+        if subs is not None:
+            subs.discard(subscription)
+            if not subs:
+                del self._by_user[subscription.user_id]
+
+    def publish(self, changes: Iterable[Change]) -> None:
+        """Called on the loop after COMMIT, with the batch's changes in cursor order."""
+        for change in changes:
+            self.events_published += 1
+            for subscription in tuple(self._by_user.get(change.user_id, ())):
+                subscription.push(change)
+
+    def close_where(
+        self, reason: CloseReason, *, token_id: str | None = None, session_id: str | None = None
+    ) -> int:
+        closed = 0
+        for subs in self._by_user.values():
+            for subscription in subs:
+                if (token_id is not None and subscription.token_id == token_id) or (
+                    session_id is not None and subscription.session_id == session_id
+                ):
+                    subscription.close(reason)
+                    closed += 1
+        return closed
+
+    def close_all(self, reason: CloseReason) -> None:
+        for subs in self._by_user.values():
+            for subscription in subs:
+                subscription.close(reason)
+
+    def token_ids(self) -> set[str]:
+        return {s.token_id for subs in self._by_user.values() for s in subs if s.token_id}
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.keepalive_seconds)
+            for subs in self._by_user.values():
+                for subscription in subs:
+                    subscription.ping()
