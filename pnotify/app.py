@@ -85,7 +85,7 @@ class App:
     async def startup(self) -> None:
         settings = self.settings
         reader = db.open_and_migrate(settings.database_path, settings.synchronous)
-        broker = Broker(settings.sse_keepalive_seconds)
+        broker = Broker(settings.sse_keepalive_seconds, settings.sse_queue_limit)
         writer = db.Writer(settings.database_path, settings.synchronous, on_commit=broker.publish)
         writer.start()
         broker.start()

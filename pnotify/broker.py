@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import enum
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from pnotify.storage.notifications import Change
 
@@ -27,10 +27,24 @@ class CloseReason(enum.Enum):
 
 
 class Subscription:
-    __slots__ = ("_waiter", "closed", "events", "ping_due", "session_id", "token_id", "user_id")
+    __slots__ = (
+        "_waiter",
+        "closed",
+        "events",
+        "on_close",
+        "ping_due",
+        "queue_limit",
+        "session_id",
+        "token_id",
+        "user_id",
+    )
 
-    def __init__(self, user_id: str, token_id: str | None, session_id: str | None) -> None:
+    def __init__(
+        self, user_id: str, token_id: str | None, session_id: str | None, queue_limit: int
+    ) -> None:
         self.user_id = user_id
+        self.queue_limit = queue_limit
+        self.on_close: Callable[[CloseReason], None] | None = None
         self.token_id = token_id
         self.session_id = session_id
         self.events: deque[Change] = deque()
@@ -46,7 +60,7 @@ class Subscription:
     def push(self, change: Change) -> None:
         if self.closed is not None:
             return
-        if len(self.events) >= QUEUE_LIMIT:
+        if len(self.events) >= self.queue_limit:
             self.close(CloseReason.TOO_SLOW)
             return
         self.events.append(change)
@@ -60,6 +74,8 @@ class Subscription:
         if self.closed is None:
             self.closed = reason
             self.events.clear()  # released at once, not when the stream task gets to run
+            if self.on_close is not None:
+                self.on_close(reason)
         self._wake()
 
     async def wait(self) -> None:
@@ -74,8 +90,9 @@ class Subscription:
 
 
 class Broker:
-    def __init__(self, keepalive_seconds: float) -> None:
+    def __init__(self, keepalive_seconds: float, queue_limit: int = QUEUE_LIMIT) -> None:
         self.keepalive_seconds = keepalive_seconds
+        self.queue_limit = queue_limit
         self._by_user: dict[str, set[Subscription]] = {}
         self._ticker: asyncio.Task[None] | None = None
         self.events_published = 0
@@ -98,7 +115,7 @@ class Broker:
             self._ticker = None
 
     def subscribe(self, user_id: str, token_id: str | None, session_id: str | None) -> Subscription:
-        subscription = Subscription(user_id, token_id, session_id)
+        subscription = Subscription(user_id, token_id, session_id, self.queue_limit)
         self._by_user.setdefault(user_id, set()).add(subscription)
         return subscription
 

@@ -45,6 +45,7 @@ class Settings:
     bcrypt_rounds: int
     oidc: OIDCSettings | None
     sse_keepalive_seconds: float = 15.0
+    sse_queue_limit: int = 1000
     host_from_user: bool = False
 
     @property
@@ -254,6 +255,9 @@ def load_settings(
         host_from_user=host_from_user,
         sse_keepalive_seconds=_parse_seconds(
             "SSE_KEEPALIVE_SECONDS", env.get("SSE_KEEPALIVE_SECONDS", "15"), 0.05, 300.0
+        ),
+        sse_queue_limit=_parse_int(
+            "SSE_QUEUE_LIMIT", env.get("SSE_QUEUE_LIMIT", "1000"), 10, 100_000
         ),
     )
 

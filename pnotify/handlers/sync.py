@@ -26,7 +26,7 @@ from pnotify import sse
 from pnotify.auth import Principal
 from pnotify.broker import CloseReason, Subscription
 from pnotify.clock import to_iso
-from pnotify.http import BadRequest, Receive, Request, Response, Send
+from pnotify.http import BadRequest, Message, Receive, Request, Response, Send
 from pnotify.routing import Route
 from pnotify.services import Services
 from pnotify.storage import notifications as store
@@ -113,18 +113,43 @@ class EventStream(Response):
         )
         sender = asyncio.current_task()
         assert sender is not None
+        sending = False
+
+        def interrupt_blocked_send(reason: CloseReason) -> None:
+            # A client that stopped reading leaves us waiting in send() for buffer space
+            # forever; closing the subscription (too slow, revoked, shutdown) must end that.
+            if sending and reason is not CloseReason.DISCONNECTED:
+                sender.cancel()
+
+        subscription.on_close = interrupt_blocked_send
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal sending
+            sending = True
+            try:
+                await send(message)
+            finally:
+                sending = False
+
         watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(subscription))
         log.info("stream opened", extra={"user_id": principal.user_id, "after": self.after})
         try:
-            await send(
+            await guarded_send(
                 {
                     "type": "http.response.start",
                     "status": 200,
                     "headers": [(k.encode(), v.encode()) for k, v in self.headers],
                 }
             )
-            last = await self._replay(send, current, replayable_after)
-            await self._live(send, subscription, last)
+            last = await self._replay(guarded_send, current, replayable_after)
+            await self._live(guarded_send, subscription, last)
+        except asyncio.CancelledError:
+            if subscription.closed is None or subscription.closed is CloseReason.DISCONNECTED:
+                raise
+            # Our own interruption of a blocked send: the connection is abandoned (uvicorn
+            # closes it when we return without finishing the response).
+            sender.uncancel()
+            return
         finally:
             services.broker.unsubscribe(subscription)
             watcher.cancel()
