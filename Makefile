@@ -47,8 +47,10 @@ db-revision: $(RUN_STAMP)  ## make db-revision NAME=add_something
 	@test -n "$(NAME)" || (echo "usage: make db-revision NAME=what_it_does" >&2; exit 2)
 	$(BIN)/python -m pnotify new-migration "$(NAME)"
 
-bench: $(DEV_STAMP)  ## throughput and latency; add SEEDSTACK=1 to compare with the seed stack
+bench: $(DEV_STAMP)  ## throughput, latency, SSE fan-out; SEEDSTACK=1 compares with the seed stack
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk" >&2; exit 2; }
 	$(BIN)/python bench/bench.py $(if $(SEEDSTACK),--seedstack ../shared/peers/seedstack,)
+	$(BIN)/python bench/sse_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
