@@ -25,12 +25,14 @@ import uvicorn
 from pnotify import db, logs, migrate
 from pnotify.clock import now_us, to_iso
 from pnotify.config import ConfigError, Settings, load_settings, with_bound_port
+from pnotify.storage import sessions as session_store
 from pnotify.storage import tokens as token_store
 from pnotify.storage import users
 
 log = logging.getLogger("pnotify")
 
 DAY_US = 86_400 * 1_000_000
+LOGIN_LINK_TTL_SECONDS = 600
 
 
 class CommandError(Exception):
@@ -49,6 +51,7 @@ def _parser() -> argparse.ArgumentParser:
         )
 
     commands.add_parser("migrate", help="apply pending database migrations")
+    commands.add_parser("login-link", help="print a one-time sign-in link (local mode)")
     new_migration = commands.add_parser(
         "new-migration", help="create the next empty sql/NNNN_name.sql"
     )
@@ -128,6 +131,19 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
             print(f"token {args.id} revoked", file=sys.stderr)
     finally:
         conn.close()
+
+
+def _login_link(settings: Settings) -> None:
+    if not settings.local_mode:
+        raise CommandError("sign-in links are for local mode; this server signs in with OIDC")
+    conn = db.open_and_migrate(settings.database_path, settings.synchronous)
+    try:
+        with conn:
+            code = session_store.create_login_link_code(conn, LOGIN_LINK_TTL_SECONDS)
+    finally:
+        conn.close()
+    print(f"{settings.public_url}/auth/local?code={code}")
+    print(f"one-time link, valid {LOGIN_LINK_TTL_SECONDS // 60} minutes", file=sys.stderr)
 
 
 def _serve(settings: Settings) -> int:
@@ -216,6 +232,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         if args.command == "token":
             _token_command(args, settings)
+            return 0
+        if args.command == "login-link":
+            _login_link(settings)
             return 0
         return _serve(settings)
     except (ConfigError, migrate.MigrationError, db.DatabaseError, CommandError) as error:

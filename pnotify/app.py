@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 import time
 import traceback
 import uuid
@@ -13,7 +14,7 @@ from pnotify import db
 from pnotify.auth import Principal, TokenAuthenticator, bearer_token
 from pnotify.broker import Broker, CloseReason
 from pnotify.config import Settings
-from pnotify.handlers import me, notifications, sync
+from pnotify.handlers import auth, me, notifications, pages, sync, tokens
 from pnotify.http import (
     BadRequest,
     ClientDisconnected,
@@ -26,14 +27,19 @@ from pnotify.http import (
     Send,
     Unauthorized,
 )
+from pnotify.oidc import OIDCClient
 from pnotify.routing import Access, Route, Router
 from pnotify.services import Services
+from pnotify.sessions import SessionCookies
+from pnotify.storage import sessions as session_store
 from pnotify.storage import tokens as token_store
 
 log = logging.getLogger(__name__)
 
 LAST_USED_FLUSH_SECONDS = 30.0
 REVOCATION_CHECK_SECONDS = 1.0
+LOGIN_LINK_TTL_SECONDS = 600
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id"
 CORS_ALLOW_METHODS = "GET, POST, PATCH, DELETE"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -57,6 +63,7 @@ class App:
         self.services: Services | None = None
         self.router: Router | None = None
         self._background: list[asyncio.Task[None]] = []
+        self.oidc: OIDCClient | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -95,18 +102,42 @@ class App:
             writer=writer,
             tokens=TokenAuthenticator(reader, settings.signing_key),
             broker=broker,
+            cookies=SessionCookies(settings),
         )
         self.services = services
+        self.oidc = OIDCClient(settings.oidc) if settings.oidc is not None else None
         # The stream and changes routes come before `/api/notifications/{id}`, which would
         # otherwise take "stream" for an id.
         self.router = Router(
-            [*sync.routes(services), *notifications.routes(services), *me.routes(services)]
+            [
+                *sync.routes(services),
+                *notifications.routes(services),
+                *me.routes(services),
+                *tokens.routes(services),
+                *auth.routes(services, self.oidc),
+                *pages.routes(services),
+            ]
         )
         self._background.append(asyncio.create_task(self._flush_last_used_periodically()))
         self._background.append(asyncio.create_task(self._close_streams_of_revoked_tokens()))
+        if settings.local_mode:
+            await self._print_sign_in_link()
         log.info(
             "started",
             extra={"url": settings.public_url, "mode": "local" if settings.local_mode else "oidc"},
+        )
+
+    async def _print_sign_in_link(self) -> None:
+        assert self.services is not None
+        code = await self.services.writer.run(
+            lambda ctx: session_store.create_login_link_code(ctx.conn, LOGIN_LINK_TTL_SECONDS)
+        )
+        # Printed, not logged: the link is for the person at the terminal (as Jupyter does).
+        print(
+            f"\n  Sign in to priority-notify (one-time link, valid {LOGIN_LINK_TTL_SECONDS // 60} "
+            f"minutes):\n  {self.settings.public_url}/auth/local?code={code}\n",
+            file=sys.stderr,
+            flush=True,
         )
 
     def begin_shutdown(self) -> None:
@@ -124,6 +155,8 @@ class App:
         if self.services is None:
             return
         await self.services.broker.stop()
+        if self.oidc is not None:
+            await self.oidc.close()
         await self._flush_last_used()
         await self.services.writer.close()
         self.services.reader.close()
@@ -221,14 +254,38 @@ class App:
             return None
         assert self.services is not None
         token = bearer_token(request)
-        if token is None:
-            raise Unauthorized("authentication required: send 'Authorization: Bearer <token>'")
-        if route.access is Access.SESSION:
-            raise Forbidden("this route needs a browser session, not an API token")
-        principal = await self.services.tokens.authenticate(token)
-        if principal.scope == "publish" and not route.publish_scope:
-            raise Forbidden("this token may only publish notifications (scope 'publish')")
+        if token is not None:
+            if route.access is Access.SESSION:
+                raise Forbidden("this route needs a browser session, not an API token")
+            by_token = await self.services.tokens.authenticate(token)
+            if by_token.scope == "publish" and not route.publish_scope:
+                raise Forbidden("this token may only publish notifications (scope 'publish')")
+            return by_token
+        principal = self.services.cookies.principal(request, self.services.reader)
+        if principal is None:
+            raise Unauthorized(
+                "authentication required: send 'Authorization: Bearer <token>' or sign in"
+            )
+        if route.access is Access.TOKEN:
+            raise Forbidden("this route needs an API token (Authorization: Bearer …)")
+        if request.method in UNSAFE_METHODS and not self._same_origin(request):
+            raise Forbidden(
+                "cross-origin request refused (cookie-authenticated writes must be same-origin)"
+            )
         return principal
+
+    def _same_origin(self, request: Request) -> bool:
+        """CSRF check for cookie-authenticated writes (bearer requests are exempt)."""
+        fetch_site = request.header("sec-fetch-site")
+        if fetch_site is not None:
+            return fetch_site == "same-origin"
+        origin = request.header("origin")
+        if origin is None:
+            return False
+        origin = origin.lower()
+        scheme = str(request.scope.get("scheme", "http"))
+        host = (request.header("host") or "").lower()
+        return origin in (self.settings.public_url.lower(), f"{scheme}://{host}")
 
     def _options(self, request: Request) -> Response:
         origin = request.header("origin")

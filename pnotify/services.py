@@ -10,6 +10,7 @@ from pnotify.auth import TokenAuthenticator
 from pnotify.broker import Broker
 from pnotify.config import Settings
 from pnotify.db import Writer
+from pnotify.sessions import SessionCookies
 
 
 @dataclass
@@ -19,3 +20,4 @@ class Services:
     writer: Writer
     tokens: TokenAuthenticator
     broker: Broker
+    cookies: SessionCookies

@@ -1,0 +1,174 @@
+"""`/auth/…`: sign-in with OIDC (or a one-time link in local mode), and sign-out."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from urllib.parse import urlencode
+
+from pnotify.broker import CloseReason
+from pnotify.http import Request, Response
+from pnotify.oidc import LoginRequest, OIDCClient, OIDCError, ProviderUnavailable
+from pnotify.routing import Access, Route
+from pnotify.services import Services
+from pnotify.sessions import SESSION_TTL_SECONDS, PendingLogin, safe_next
+from pnotify.storage import sessions as session_store
+from pnotify.storage import users
+from pnotify.templating import message_page
+
+log = logging.getLogger(__name__)
+
+STATE_MEMORY_SECONDS = 900
+
+
+def _error_page(title: str, message: str, status: int = 400) -> Response:
+    return Response.html(
+        message_page(title, message, link="/auth/login", link_text="Try again"), status
+    )
+
+
+class AuthHandlers:
+    def __init__(self, services: Services, oidc: OIDCClient | None) -> None:
+        self.services = services
+        self.oidc = oidc
+        self.cookies = services.cookies
+        self._used_states: dict[str, float] = {}
+
+    def _state_already_used(self, state: str) -> bool:
+        """States are single use: a replayed callback is refused even with its cookie."""
+        now = time.monotonic()
+        for old, used_at in list(self._used_states.items()):
+            if now - used_at > STATE_MEMORY_SECONDS:
+                del self._used_states[old]
+        if state in self._used_states:
+            return True
+        self._used_states[state] = now
+        return False
+
+    async def _start_session(self, user_id: str, id_token: str | None, next_path: str) -> Response:
+        raw = await self.services.writer.run(
+            lambda ctx: session_store.create(ctx.conn, user_id, SESSION_TTL_SECONDS, id_token)
+        )
+        response = Response.redirect(next_path)
+        response.headers.append(("set-cookie", self.cookies.session_cookie(raw)))
+        return response
+
+    async def login(self, request: Request) -> Response:
+        next_path = safe_next(request.query.get("next"))
+        if self.oidc is None:
+            return Response.html(
+                message_page(
+                    "Sign in",
+                    "This server runs in local mode. Sign in with the one-time link printed when "
+                    "it started, or print a new one with: python -m pnotify login-link",
+                )
+            )
+        login = LoginRequest.new()
+        try:
+            url = await self.oidc.authorization_url(login)
+        except OIDCError as error:
+            return _error_page("Sign-in is unavailable", str(error), 502)
+        response = Response.redirect(url, 302)
+        response.headers.append(
+            ("set-cookie", self.cookies.login_cookie(PendingLogin(login, next_path)))
+        )
+        return response
+
+    async def callback(self, request: Request) -> Response:
+        if self.oidc is None:
+            return _error_page("Sign-in failed", "OIDC is not configured on this server.", 404)
+        query = request.query
+        if "error" in query:
+            detail = query.get("error_description") or query["error"]
+            return self._failed(f"The identity provider said: {detail[:300]}")
+        pending = self.cookies.pending_login(request)
+        if pending is None:
+            return self._failed("This sign-in expired or was started in another browser.")
+        state = query.get("state", "")
+        if not hmac.compare_digest(state.encode(), pending.login.state.encode()):
+            return self._failed("The sign-in state does not match; start again.")
+        if self._state_already_used(state):
+            return self._failed("This sign-in was already completed; start again.")
+        code = query.get("code")
+        if not code:
+            return self._failed("The identity provider sent no code.")
+        try:
+            identity = await self.oidc.exchange(code, pending.login)
+        except ProviderUnavailable as error:
+            return self._failed(str(error), 502)
+        except OIDCError as error:
+            return self._failed(str(error))
+        user = await self.services.writer.run(
+            lambda ctx: users.upsert(
+                ctx.conn,
+                identity.issuer,
+                identity.subject,
+                identity.email,
+                identity.name,
+                login=True,
+            )
+        )
+        log.info("signed in", extra={"user_id": user.id})
+        response = await self._start_session(user.id, identity.id_token, pending.next_path)
+        response.headers.append(("set-cookie", self.cookies.clear_login_cookie()))
+        return response
+
+    def _failed(self, message: str, status: int = 400) -> Response:
+        log.info("sign-in refused", extra={"reason": message})
+        response = _error_page("Sign-in failed", message, status)
+        response.headers.append(("set-cookie", self.cookies.clear_login_cookie()))
+        return response
+
+    async def local(self, request: Request) -> Response:
+        if self.oidc is not None:
+            return _error_page("Not available", "Sign-in links are for local mode only.", 404)
+        code = request.query.get("code", "")
+        valid = bool(code) and await self.services.writer.run(
+            lambda ctx: session_store.consume_login_link_code(ctx.conn, code)
+        )
+        if not valid:
+            return _error_page(
+                "Sign-in link not valid",
+                "This link was already used or has expired. Print a new one with: "
+                "python -m pnotify login-link",
+            )
+        user = await self.services.writer.run(lambda ctx: users.local_user(ctx.conn))
+        return await self._start_session(user.id, None, safe_next(request.query.get("next")))
+
+    async def logout(self, request: Request) -> Response:
+        session = self.cookies.session(request, self.services.reader)
+        destination = "/"
+        if session is not None:
+            await self.services.writer.run(lambda ctx: session_store.delete(ctx.conn, session.id))
+            self.services.broker.close_where(CloseReason.REVOKED, session_id=session.id)
+            if self.oidc is not None:
+                destination = await self._end_session_url(session.id_token) or destination
+        response = Response.redirect(destination)
+        response.headers.append(("set-cookie", self.cookies.clear_session_cookie()))
+        return response
+
+    async def _end_session_url(self, id_token: str | None) -> str | None:
+        assert self.oidc is not None
+        try:
+            metadata = await self.oidc.metadata()
+        except OIDCError:
+            return None
+        if not metadata.end_session_endpoint:
+            return None
+        params = {"post_logout_redirect_uri": self.services.settings.public_url + "/"}
+        if id_token:
+            params["id_token_hint"] = id_token
+        separator = "&" if "?" in metadata.end_session_endpoint else "?"
+        return metadata.end_session_endpoint + separator + urlencode(params)
+
+
+def routes(services: Services, oidc: OIDCClient | None) -> list[Route]:
+    handlers = AuthHandlers(services, oidc)
+    return [
+        Route("GET", "/auth/login", handlers.login, Access.PUBLIC),
+        Route("GET", "/auth/callback", handlers.callback, Access.PUBLIC),
+        Route("GET", "/auth/local", handlers.local, Access.PUBLIC),
+        Route("GET", "/auth/logout", handlers.logout, Access.PUBLIC),
+        Route("POST", "/auth/logout", handlers.logout, Access.PUBLIC),
+    ]

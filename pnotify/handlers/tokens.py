@@ -1,0 +1,127 @@
+"""`/api/tokens/`: a signed-in person's API tokens, one per device (session only).
+
+The plaintext token exists only in the create response. Its QR code is served from a link
+issued with that response, held in memory for a few minutes and never stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+
+from pnotify import qr
+from pnotify import validation as check
+from pnotify.broker import CloseReason
+from pnotify.clock import now_us, to_iso
+from pnotify.http import NotFound, Request, Response, ValidationError
+from pnotify.routing import Access, Route
+from pnotify.services import Services
+from pnotify.storage import tokens as token_store
+
+QR_TICKET_SECONDS = 300
+NAME_MAX = 100
+MAX_EXPIRY_DAYS = 3650
+DAY_US = 86_400 * 1_000_000
+CREATE_FIELDS = ("name", "device_type", "scope", "expires_in_days")
+
+
+@dataclass(frozen=True)
+class QRTicket:
+    token_id: str
+    user_id: str
+    payload: str
+    expires: float  # wall-clock seconds
+
+
+class TokenHandlers:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self._tickets: dict[str, QRTicket] = {}
+
+    async def list(self, request: Request) -> Response:
+        rows = token_store.list_for_user(self.services.reader, request.user.user_id)
+        return Response.json({"items": [row.to_json() for row in rows], "total": len(rows)})
+
+    async def create(self, request: Request) -> Response:
+        data = await request.json_object()
+        check.reject_unknown(data, CREATE_FIELDS)
+        name = check.required_string(data, "name", NAME_MAX).strip()
+        device_type = check.choice(
+            data.get("device_type", "other"), "device_type", token_store.DEVICE_TYPES
+        )
+        scope = check.choice(data.get("scope", "full"), "scope", token_store.SCOPES)
+        expires_at = None
+        days = data.get("expires_in_days")
+        if days is not None:
+            if not isinstance(days, int) or isinstance(days, bool):
+                raise ValidationError("expires_in_days", "must be a whole number of days")
+            if not 1 <= days <= MAX_EXPIRY_DAYS:
+                raise ValidationError("expires_in_days", f"must be between 1 and {MAX_EXPIRY_DAYS}")
+            expires_at = now_us() + days * DAY_US
+        user_id = request.user.user_id
+        rounds = self.services.settings.bcrypt_rounds
+        new = await asyncio.to_thread(
+            token_store.prepare, user_id, name, device_type, scope, expires_at, rounds
+        )
+        await self.services.writer.run(lambda ctx: token_store.insert(ctx.conn, new.row))
+        ticket = self._issue_ticket(new.row.id, user_id, new.plaintext, name)
+        body = new.row.to_json() | {
+            "token": new.plaintext,
+            "qr_url": f"/api/tokens/{new.row.id}/qr?ticket={ticket}",
+            "qr_expires_at": to_iso(int(self._tickets[ticket].expires * 1_000_000)),
+        }
+        return Response.created(body, f"/api/tokens/{new.row.id}")
+
+    def _issue_ticket(self, token_id: str, user_id: str, plaintext: str, name: str) -> str:
+        now = time.time()
+        for key, old in list(self._tickets.items()):
+            if old.expires < now:
+                del self._tickets[key]
+        ticket = secrets.token_urlsafe(24)
+        payload = qr.device_link(self.services.settings.public_url, plaintext, name)
+        self._tickets[ticket] = QRTicket(token_id, user_id, payload, now + QR_TICKET_SECONDS)
+        return ticket
+
+    async def qr_code(self, request: Request) -> Response:
+        ticket = self._tickets.get(request.query.get("ticket", ""))
+        token_id = request.path_params["id"]
+        if (
+            ticket is None
+            or ticket.expires < time.time()
+            or ticket.token_id != token_id
+            or ticket.user_id != request.user.user_id
+        ):
+            raise NotFound(
+                "QR code not available: it is shown only for a few minutes after creating the token"
+            )
+        kind = check.choice_param(request.query, "format", ("png", "svg")) or "png"
+        image = qr.render(ticket.payload, kind)
+        content_type = "image/svg+xml" if kind == "svg" else "image/png"
+        return Response(200, image, [("content-type", content_type)])
+
+    async def revoke(self, request: Request) -> Response:
+        user_id, token_id = request.user.user_id, request.path_params["id"]
+        row = token_store.get(self.services.reader, user_id, token_id)
+        if row is None or not await self.services.writer.run(
+            lambda ctx: token_store.revoke(ctx.conn, user_id, token_id)
+        ):
+            raise NotFound("token not found")
+        self.services.tokens.forget_token(row.token_hash)
+        self.services.broker.close_where(CloseReason.REVOKED, token_id=token_id)
+        for key, ticket in list(self._tickets.items()):
+            if ticket.token_id == token_id:
+                del self._tickets[key]
+        return Response.no_content()
+
+
+def routes(services: Services) -> list[Route]:
+    handlers = TokenHandlers(services)
+    base = "/api/tokens/"
+    return [
+        Route("GET", base, handlers.list, Access.SESSION),
+        Route("POST", base, handlers.create, Access.SESSION),
+        Route("DELETE", base + "{id}", handlers.revoke, Access.SESSION),
+        Route("GET", base + "{id}/qr", handlers.qr_code, Access.SESSION),
+    ]

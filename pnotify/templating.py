@@ -1,0 +1,47 @@
+"""HTML from `templates/` with the standard library: `string.Template` with every value escaped.
+
+A value is inserted verbatim only when it is wrapped in `Safe`, which is meant for markup this
+code built itself from other escaped parts.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import string
+from pathlib import Path
+
+TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+
+
+class Safe(str):
+    """Markup that is already escaped."""
+
+    __slots__ = ()
+
+
+def escape(value: object) -> str:
+    return value if isinstance(value, Safe) else html.escape(str(value), quote=True)
+
+
+@functools.cache
+def _template(name: str) -> string.Template:
+    return string.Template((TEMPLATE_DIR / name).read_text())
+
+
+def render(name: str, **values: object) -> str:
+    return _template(name).substitute({key: escape(value) for key, value in values.items()})
+
+
+def page(title: str, body: Safe, *, user_name: str | None = None) -> str:
+    nav = Safe("")
+    if user_name is not None:
+        nav = Safe(render("nav.html", user_name=user_name))
+    return render("base.html", title=title, nav=nav, body=body)
+
+
+def message_page(title: str, message: str, *, link: str = "/", link_text: str = "Back") -> str:
+    return page(
+        title,
+        Safe(render("message.html", title=title, message=message, link=link, link_text=link_text)),
+    )
