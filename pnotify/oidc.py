@@ -29,7 +29,6 @@ from pnotify.config import OIDCSettings
 
 HTTP_TIMEOUT = httpx.Timeout(5.0)
 METADATA_TTL_SECONDS = 3600.0
-JWKS_REFRESH_MIN_SECONDS = 10.0
 LEEWAY_SECONDS = 60
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
 
@@ -86,7 +85,6 @@ class OIDCClient:
         self._metadata: ProviderMetadata | None = None
         self._metadata_fetched = 0.0
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._keys_fetched = 0.0
         self._keys_loaded = False
 
     async def close(self) -> None:
@@ -228,7 +226,7 @@ class OIDCClient:
         if algorithm in ASYMMETRIC_ALGORITHMS:
             key = await self._signing_key(header.get("kid"), str(algorithm))
         elif algorithm == "HS256":
-            await self._load_keys()
+            await self._load_keys(force=bool(self._keys))  # keys may have been withdrawn since
             if self._keys:
                 raise OIDCError(
                     "the ID token is signed HS256 but the provider publishes signing keys"
@@ -266,8 +264,11 @@ class OIDCClient:
     async def _signing_key(self, kid: Any, algorithm: str) -> Any:
         await self._load_keys()
         found = self._find_key(kid)
-        if found is None and time.monotonic() - self._keys_fetched > JWKS_REFRESH_MIN_SECONDS:
-            await self._load_keys(force=True)  # a new kid: the provider rotated its keys
+        if found is None:
+            # A new kid: the provider rotated its keys. ID tokens only ever come from the
+            # provider's own token endpoint, so an unknown kid cannot be used to make us
+            # refetch at will.
+            await self._load_keys(force=True)
             found = self._find_key(kid)
         if found is None:
             raise OIDCError("the ID token is signed with a key the provider does not publish")
@@ -292,4 +293,4 @@ class OIDCClient:
             except jwt.PyJWTError:
                 continue  # a key type we do not use
             keys[str(entry.get("kid", f"#{index}"))] = key
-        self._keys, self._keys_fetched, self._keys_loaded = keys, time.monotonic(), True
+        self._keys, self._keys_loaded = keys, True

@@ -181,3 +181,18 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.01)
+
+
+def session_cookie_for(server: ServerProcess, user_id: str) -> str:
+    """A signed session cookie value for a user, made through storage (for isolation tests)."""
+    from pnotify import signing
+    from pnotify.storage import sessions
+
+    key = (server.data_dir / "secret_key").read_text().strip().encode()
+    conn = server.connect()
+    try:
+        with conn:
+            raw = sessions.create(conn, user_id, 3600, None)
+    finally:
+        conn.close()
+    return signing.sign([key], "session", raw, 3600)
