@@ -182,10 +182,8 @@ async def test_revoking_through_the_api_closes_streams_at_once(
     server: ServerProcess, signed_in: httpx.Client
 ) -> None:
     created = signed_in.post("/api/tokens/", json={"name": "streaming"}, headers=SAME_ORIGIN).json()
-    async with async_client(server.url) as http:
-        async with open_stream(http, {"Authorization": f"Bearer {created['token']}"}) as stream:
-            assert (
-                signed_in.delete(f"/api/tokens/{created['id']}", headers=SAME_ORIGIN).status_code
-                == 204
-            )
-            await stream.until_end(timeout=1)
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    revoke_url = f"/api/tokens/{created['id']}"
+    async with async_client(server.url) as http, open_stream(http, headers) as stream:
+        assert signed_in.delete(revoke_url, headers=SAME_ORIGIN).status_code == 204
+        await stream.until_end(timeout=1)
