@@ -104,20 +104,14 @@ def _split_list(value: str) -> list[str]:
 
 
 def _parse_port(name: str, value: str) -> int:
-    try:
-        port = int(value)
-    except ValueError:
-        raise ConfigError(f"{name}: expected a port number, got {value!r}") from None
-    if not 0 <= port <= 65535:
-        raise ConfigError(f"{name}: port must be between 0 and 65535, got {port}")
-    return port
+    return _parse_int(name, value, 0, 65535, what="a port number")
 
 
-def _parse_int(name: str, value: str, low: int, high: int) -> int:
+def _parse_int(name: str, value: str, low: int, high: int, *, what: str = "a whole number") -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ConfigError(f"{name}: expected a whole number, got {value!r}") from None
+        raise ConfigError(f"{name}: expected {what}, got {value!r}") from None
     if not low <= number <= high:
         raise ConfigError(f"{name}: must be between {low} and {high}, got {number}")
     return number

@@ -6,7 +6,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.serverproc import Account, ServerProcess, create_account
+from tests.serverproc import Account, ServerProcess
 
 
 @pytest.fixture(scope="module")
@@ -27,11 +27,7 @@ def client(server: ServerProcess) -> Iterator[httpx.Client]:
 @pytest.fixture
 def account(server: ServerProcess, request: pytest.FixtureRequest) -> Account:
     """A fresh user with a full-access token, so tests never see each other's data."""
-    conn = server.connect()
-    try:
-        return create_account(conn, _unique_name(request))
-    finally:
-        conn.close()
+    return server.account(_unique_name(request))
 
 
 _counter = [0]

@@ -234,3 +234,13 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def server_settings(provider: LoopbackProvider, port: int) -> dict[str, str]:
+    """The environment that points a priority-notify server on `port` at this provider."""
+    return {
+        "AUTHENTIK_ISSUER_URL": provider.issuer,
+        "AUTHENTIK_CLIENT_ID": CLIENT_ID,
+        "AUTHENTIK_CLIENT_SECRET": CLIENT_SECRET,
+        "AUTHENTIK_REDIRECT_URI": f"http://127.0.0.1:{port}/auth/callback",
+    }

@@ -129,6 +129,23 @@ class ServerProcess:
         """A connection to the server's database, for setting up users straight in storage."""
         return db.connect(self.database_path, "NORMAL")
 
+    def revoke_elsewhere(self, token_id: str) -> None:
+        """Revoke a token from another process, as `python -m pnotify token revoke` does."""
+        conn = self.connect()
+        try:
+            with conn:
+                conn.execute("DELETE FROM client_tokens WHERE id = ?", (token_id,))
+        finally:
+            conn.close()
+
+    def account(self, name: str, **options: Any) -> Account:
+        """A user (or another token for `user_id=`) made straight through storage."""
+        conn = self.connect()
+        try:
+            return create_account(conn, name, **options)
+        finally:
+            conn.close()
+
 
 def _json_line(line: str) -> dict[str, Any]:
     try:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pnotify.clock import now_us
-from tests.serverproc import Account, ServerProcess, create_account
+from tests.serverproc import Account, ServerProcess
 
 BASE = "/api/notifications/"
 MISSING_ID = "01a2150d-5823-7e35-80d1-2bf01ce8d93e"
@@ -40,11 +40,7 @@ def _send(client: httpx.Client, call: Call, headers: dict[str, str]) -> httpx.Re
 
 @pytest.fixture(scope="module")
 def owner(server: ServerProcess) -> Account:
-    conn = server.connect()
-    try:
-        return create_account(conn, "owner")
-    finally:
-        conn.close()
+    return server.account("owner")
 
 
 @pytest.fixture
@@ -60,14 +56,9 @@ def target(client: httpx.Client, owner: Account) -> Iterator[str]:
 
 
 def _bad_credentials(server: ServerProcess, owner: Account) -> dict[str, dict[str, str]]:
-    conn = server.connect()
-    try:
-        expired = create_account(conn, "expired", user_id=owner.user_id, expires_at=now_us() - 1)
-        revoked = create_account(conn, "revoked", user_id=owner.user_id)
-        with conn:
-            conn.execute("DELETE FROM client_tokens WHERE id = ?", (revoked.token_id,))
-    finally:
-        conn.close()
+    expired = server.account("expired", user_id=owner.user_id, expires_at=now_us() - 1)
+    revoked = server.account("revoked", user_id=owner.user_id)
+    server.revoke_elsewhere(revoked.token_id)
     lookup_part = owner.token[: len("pn_") + 12 + 1]
     return {
         "none": {},
@@ -103,11 +94,7 @@ def test_expired_token_says_so(server: ServerProcess, client: httpx.Client, owne
 def test_publish_scope_may_only_post(
     server: ServerProcess, client: httpx.Client, owner: Account, target: str
 ) -> None:
-    conn = server.connect()
-    try:
-        publisher = create_account(conn, "publisher", scope="publish", user_id=owner.user_id)
-    finally:
-        conn.close()
+    publisher = server.account("publisher", scope="publish", user_id=owner.user_id)
     for call in _calls(target):
         response = _send(client, call, publisher.headers)
         if call.method == "POST":
@@ -139,11 +126,7 @@ def test_me_with_token(client: httpx.Client, owner: Account) -> None:
 def test_other_users_notifications_do_not_exist(
     server: ServerProcess, client: httpx.Client, owner: Account, target: str
 ) -> None:
-    conn = server.connect()
-    try:
-        intruder = create_account(conn, "intruder")
-    finally:
-        conn.close()
+    intruder = server.account("intruder")
     mine = client.post(
         BASE, json={"title": "intruder's own", "source": "secret"}, headers=intruder.headers
     )
@@ -177,25 +160,16 @@ def test_other_users_notifications_do_not_exist(
 def test_revocation_takes_effect_on_the_next_request(
     server: ServerProcess, client: httpx.Client
 ) -> None:
-    conn = server.connect()
-    try:
-        account = create_account(conn, "soon-revoked")
-        assert client.get("/api/me", headers=account.headers).status_code == 200  # now cached
-        with conn:
-            conn.execute("DELETE FROM client_tokens WHERE id = ?", (account.token_id,))
-    finally:
-        conn.close()
+    account = server.account("soon-revoked")
+    assert client.get("/api/me", headers=account.headers).status_code == 200  # now cached
+    server.revoke_elsewhere(account.token_id)
     assert client.get("/api/me", headers=account.headers).status_code == 401
 
 
 def test_repeated_failures_for_one_token_are_limited(
     server: ServerProcess, client: httpx.Client
 ) -> None:
-    conn = server.connect()
-    try:
-        victim = create_account(conn, "victim")
-    finally:
-        conn.close()
+    victim = server.account("victim")
     wrong = {"Authorization": "Bearer " + victim.token[: len("pn_") + 13] + "z" * 43}
     codes = [client.get("/api/me", headers=wrong).status_code for _ in range(10)]
     assert codes == [401] * 10

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from pnotify import qr
-from tests.serverproc import ServerProcess, create_account, session_cookie_for
+from tests.serverproc import ServerProcess, session_cookie_for
 from tests.sseclient import async_client, open_stream
 
 SAME_ORIGIN = {"sec-fetch-site": "same-origin"}
@@ -155,11 +155,7 @@ def test_publish_scope_token_from_the_api(server: ServerProcess, signed_in: http
 
 def test_other_users_tokens_do_not_exist(server: ServerProcess, signed_in: httpx.Client) -> None:
     mine = signed_in.post("/api/tokens/", json={"name": "mine"}, headers=SAME_ORIGIN).json()
-    conn = server.connect()
-    try:
-        other = create_account(conn, "other-token-owner")
-    finally:
-        conn.close()
+    other = server.account("other-token-owner")
     with httpx.Client(
         base_url=server.url, cookies={"pn_session": session_cookie_for(server, other.user_id)}
     ) as them:

@@ -17,8 +17,9 @@ from tests.oidc_provider import (
     LoopbackProvider,
     ThreadedServer,
     free_port,
+    server_settings,
 )
-from tests.serverproc import ServerProcess, create_account
+from tests.serverproc import ServerProcess
 from tests.sseclient import async_client, open_stream
 
 
@@ -44,12 +45,7 @@ def server(
     port = free_port()
     running = ServerProcess.start(
         tmp_path_factory.mktemp("oidc") / "data",
-        {
-            "AUTHENTIK_ISSUER_URL": provider.issuer,
-            "AUTHENTIK_CLIENT_ID": CLIENT_ID,
-            "AUTHENTIK_CLIENT_SECRET": CLIENT_SECRET,
-            "AUTHENTIK_REDIRECT_URI": f"http://127.0.0.1:{port}/auth/callback",
-        },
+        server_settings(provider, port),
         args=["--port", str(port)],
     )
     yield running
@@ -294,11 +290,7 @@ def test_csrf_for_cookie_writes(server: ServerProcess, browser: httpx.Client) ->
         assert "cross-origin" in refused.json()["detail"]
     assert browser.delete(token_url, headers={"origin": server.url}).status_code == 204
     # A bearer token is not a cookie: no CSRF check for it.
-    conn = server.connect()
-    try:
-        account = create_account(conn, "csrf-bearer")
-    finally:
-        conn.close()
+    account = server.account("csrf-bearer")
     posted = httpx.post(
         server.url + "/api/notifications/",
         json={"title": "from a script"},
@@ -308,11 +300,7 @@ def test_csrf_for_cookie_writes(server: ServerProcess, browser: httpx.Client) ->
 
 
 def test_session_routes_refuse_tokens(server: ServerProcess) -> None:
-    conn = server.connect()
-    try:
-        account = create_account(conn, "not-a-session")
-    finally:
-        conn.close()
+    account = server.account("not-a-session")
     response = httpx.get(server.url + "/api/tokens/", headers=account.headers)
     assert response.status_code == 403
 
@@ -363,12 +351,7 @@ def test_client_secret_post_when_discovery_asks_for_it(tmp_path: Path) -> None:
     port = free_port()
     running = ServerProcess.start(
         tmp_path / "data",
-        {
-            "AUTHENTIK_ISSUER_URL": provider.issuer,
-            "AUTHENTIK_CLIENT_ID": CLIENT_ID,
-            "AUTHENTIK_CLIENT_SECRET": CLIENT_SECRET,
-            "AUTHENTIK_REDIRECT_URI": f"http://127.0.0.1:{port}/auth/callback",
-        },
+        server_settings(provider, port),
         args=["--port", str(port)],
     )
     try:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from pnotify import db, migrate
-from tests.serverproc import ServerProcess, create_account, server_env
+from tests.serverproc import ServerProcess, server_env
 
 
 def _cli(
@@ -42,11 +42,7 @@ def _serve_expecting_failure(
 
 
 def test_restart_keeps_data_and_flushes_last_used(server: ServerProcess) -> None:
-    conn = server.connect()
-    try:
-        account = create_account(conn, "restart")
-    finally:
-        conn.close()
+    account = server.account("restart")
     created = httpx.post(
         server.url + "/api/notifications/", json={"title": "survives"}, headers=account.headers
     )

@@ -12,7 +12,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.serverproc import Account, ServerProcess, create_account, wait_for
+from tests.serverproc import Account, ServerProcess, wait_for
 from tests.sseclient import STREAM, EventReader, async_client, open_stream
 
 BASE = "/api/notifications/"
@@ -27,14 +27,6 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     )
     yield running
     running.stop()
-
-
-def _account(server: ServerProcess, name: str, **kwargs: Any) -> Account:
-    conn = server.connect()
-    try:
-        return create_account(conn, name, **kwargs)
-    finally:
-        conn.close()
 
 
 def _closed_streams(server: ServerProcess, reason: str) -> int:
@@ -171,7 +163,7 @@ async def test_unreplayable_cursor_gets_reset(
 
 
 async def test_bad_cursor_and_credentials(server: ServerProcess, account: Account) -> None:
-    publisher = _account(server, "sse-publisher", scope="publish", user_id=account.user_id)
+    publisher = server.account("sse-publisher", scope="publish", user_id=account.user_id)
     async with async_client(server.url) as http:
         bad = await http.get(STREAM, headers={**account.headers, "Last-Event-ID": "yesterday"})
         assert bad.status_code == 400
@@ -185,7 +177,7 @@ async def test_bad_cursor_and_credentials(server: ServerProcess, account: Accoun
 
 
 async def test_users_never_see_each_others_events(server: ServerProcess) -> None:
-    alice, bob = _account(server, "sse-alice"), _account(server, "sse-bob")
+    alice, bob = server.account("sse-alice"), server.account("sse-bob")
     async with (
         async_client(server.url) as http,
         open_stream(http, alice.headers) as alice_stream,
@@ -233,8 +225,8 @@ async def test_several_streams_of_one_user_all_receive(
 async def test_changes_feed_reports_reads_and_deletes_from_another_token(
     server: ServerProcess,
 ) -> None:
-    phone = _account(server, "sync-phone")
-    laptop = _account(server, "sync-laptop", user_id=phone.user_id)
+    phone = server.account("sync-phone")
+    laptop = server.account("sync-laptop", user_id=phone.user_id)
     async with async_client(server.url) as http:
         start = (await http.get(BASE + "changes", headers=phone.headers)).json()
         assert start == {
@@ -291,7 +283,7 @@ async def test_replay_is_exact_under_concurrent_writes_and_random_reconnects(
     """Random creates, status changes and deletes, with the client dropping and resuming at
     random points while writes continue: applying everything it received must give exactly
     the server's final state, cursors strictly increasing across connections (no duplicates)."""
-    account = _account(server, "sse-property")
+    account = server.account("sse-property")
     rng = random.Random(20261125)
     client_state: dict[str, dict[str, Any]] = {}
     received: list[int] = []
@@ -376,7 +368,7 @@ async def test_disconnect_frees_the_subscription(server: ServerProcess, account:
 
 
 async def test_slow_consumer_is_cut_off(server: ServerProcess) -> None:
-    account = _account(server, "sse-slow")
+    account = server.account("sse-slow")
     before = _closed_streams(server, "too slow")
     host, port = server.url.removeprefix("http://").split(":")
     sock = socket.socket()
@@ -405,14 +397,9 @@ async def test_slow_consumer_is_cut_off(server: ServerProcess) -> None:
 
 
 async def test_revoking_a_token_closes_its_streams(server: ServerProcess) -> None:
-    account = _account(server, "sse-revoked")
+    account = server.account("sse-revoked")
     async with async_client(server.url) as http, open_stream(http, account.headers) as stream:
-        conn = server.connect()
-        try:
-            with conn:
-                conn.execute("DELETE FROM client_tokens WHERE id = ?", (account.token_id,))
-        finally:
-            conn.close()
+        server.revoke_elsewhere(account.token_id)
         await stream.until_end(timeout=3)
     assert any(
         entry.get("event") == "stream closed" and entry.get("reason") == "credentials revoked"
@@ -422,7 +409,7 @@ async def test_revoking_a_token_closes_its_streams(server: ServerProcess) -> Non
 
 async def test_shutdown_with_open_streams_is_prompt(tmp_path: Any) -> None:
     running = ServerProcess.start(tmp_path / "data")
-    account = _account(running, "sse-shutdown")
+    account = running.account("sse-shutdown")
     try:
         async with async_client(running.url) as http, anyio.create_task_group() as group:
             ready = 0

@@ -187,11 +187,8 @@ _FILTER_SQL = {
     "source": " AND source = ?",
     "since": " AND created_at > ?",
 }
-_COUNT_FILTER_SQL = {
-    "status": " AND status = ?",
-    "priority": " AND priority = ?",
-    "source": " AND source = ?",
-}
+# The counters cover every filter but time.
+_COUNT_FILTER_SQL = {name: sql for name, sql in _FILTER_SQL.items() if name != "since"}
 
 
 def _where(filters: ListFilter, fragments: dict[str, str]) -> tuple[str, list[Any]]:
