@@ -202,7 +202,7 @@ def test_since(client: httpx.Client, account: Account) -> None:
         ({"limit": "201"}, 422, "limit: must be at most 200"),
         ({"limit": "0"}, 422, "limit: must be at least 1"),
         ({"offset": "-1"}, 422, "offset: must be at least 0"),
-        ({"status": "new"}, 422, "status: must be one of unread, read, archived"),
+        ({"status": "new"}, 422, "status: must be one of unread, read, archived, inbox"),
         ({"priority": "urgent"}, 422, "priority: must be one of low, medium, high, critical"),
         ({"source": "s" * 101}, 422, "source: must be at most 100 characters"),
     ],
@@ -297,3 +297,26 @@ async def test_concurrent_posts_are_all_committed(server: ServerProcess, account
             titles.update(item["title"] for item in page["items"])
         assert page["total"] == 200
     assert titles == {f"c{index}" for index in range(200)}
+
+
+def test_inbox_filter_hides_archived(client: httpx.Client, account: Account) -> None:
+    kept = _create(client, account, title="kept")
+    archived = _create(client, account, title="archived")
+    client.patch(BASE + archived["id"], json={"status": "archived"}, headers=account.headers)
+    page = client.get(BASE, params={"status": "inbox"}, headers=account.headers).json()
+    assert [item["id"] for item in page["items"]] == [kept["id"]]
+    assert page["total"] == 1
+
+
+def test_mark_all_read(client: httpx.Client, account: Account) -> None:
+    ids = [_create(client, account, title=f"r{i}")["id"] for i in range(3)]
+    client.patch(BASE + ids[0], json={"status": "archived"}, headers=account.headers)
+    response = client.post(BASE + "read-all", headers=account.headers)
+    assert response.status_code == 200
+    assert response.json() == {"updated": 2}
+    statuses = {
+        item["id"]: item["status"]
+        for item in client.get(BASE, headers=account.headers).json()["items"]
+    }
+    assert statuses == {ids[0]: "archived", ids[1]: "read", ids[2]: "read"}
+    assert client.post(BASE + "read-all", headers=account.headers).json() == {"updated": 0}

@@ -14,6 +14,7 @@ SOURCE_MAX = 100
 METADATA_MAX_BYTES = 16 * 1024
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 200
+MARK_ALL_BATCH = 500
 CREATE_FIELDS = ("title", "message", "priority", "source", "metadata")
 
 
@@ -43,7 +44,7 @@ class NotificationHandlers:
     async def list(self, request: Request) -> Response:
         query = request.query
         filters = store.ListFilter(
-            status=check.choice_param(query, "status", store.STATUSES),
+            status=check.choice_param(query, "status", store.STATUS_FILTERS),
             priority=check.choice_param(query, "priority", store.PRIORITIES),
             source=check.string_param(query, "source", SOURCE_MAX),
             since=check.timestamp_param(query, "since"),
@@ -82,6 +83,18 @@ class NotificationHandlers:
             raise NotFound("notification not found")
         return Response.json(updated.to_json())
 
+    async def mark_all_read(self, request: Request) -> Response:
+        """In batches, so other writes and the loop get their turn between them."""
+        user_id = request.user.user_id
+        updated = 0
+        while True:
+            done = await self.services.writer.run(
+                lambda ctx: store.mark_all_read(ctx, user_id, MARK_ALL_BATCH)
+            )
+            updated += done
+            if done < MARK_ALL_BATCH:
+                return Response.json({"updated": updated})
+
     async def delete(self, request: Request) -> Response:
         user_id, notification_id = request.user.user_id, request.path_params["id"]
         deleted = await self.services.writer.run(
@@ -98,6 +111,7 @@ def routes(services: Services) -> list[Route]:
     return [
         Route("GET", base, handlers.list),
         Route("POST", base, handlers.create, Access.TOKEN, publish_scope=True),
+        Route("POST", base + "read-all", handlers.mark_all_read),
         Route("GET", base + "{id}", handlers.get),
         Route("PATCH", base + "{id}", handlers.update),
         Route("DELETE", base + "{id}", handlers.delete),

@@ -18,6 +18,8 @@ from pnotify.ids import uuid7
 
 PRIORITIES = ("low", "medium", "high", "critical")
 STATUSES = ("unread", "read", "archived")
+# List filters accept one more status: `inbox`, everything not archived.
+STATUS_FILTERS = (*STATUSES, "inbox")
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +164,17 @@ def set_status(
     return updated
 
 
+def mark_all_read(ctx: WriteContext, user_id: str, limit: int) -> int:
+    """Mark up to `limit` unread notifications read; returns how many (0 when none are left)."""
+    rows = ctx.conn.execute(
+        "SELECT id FROM notifications WHERE user_id = ? AND status = 'unread' LIMIT ?",
+        (user_id, limit),
+    ).fetchall()
+    for (notification_id,) in rows:
+        set_status(ctx, user_id, str(notification_id), "read")
+    return len(rows)
+
+
 def delete(ctx: WriteContext, user_id: str, notification_id: str) -> bool:
     deleted = ctx.conn.execute(
         "DELETE FROM notifications WHERE id = ? AND user_id = ? RETURNING id",
@@ -196,7 +209,10 @@ def _where(filters: ListFilter, fragments: dict[str, str]) -> tuple[str, list[An
     params: list[Any] = []
     for name, fragment in fragments.items():
         value = getattr(filters, name)
-        if value is not None:
+        if value == "inbox" and name == "status":
+            # `!=` keeps the newest-first walk on the (user_id, created_at) index.
+            clause += " AND status != 'archived'"
+        elif value is not None:
             clause += fragment
             params.append(value)
     return clause, params
