@@ -14,7 +14,7 @@ from pnotify import db
 from pnotify.auth import Principal, TokenAuthenticator, bearer_token
 from pnotify.broker import Broker, CloseReason
 from pnotify.config import Settings
-from pnotify.handlers import auth, me, notifications, pages, sync, tokens
+from pnotify.handlers import auth, me, notifications, pages, static, sync, tokens
 from pnotify.http import (
     BadRequest,
     ClientDisconnected,
@@ -116,6 +116,7 @@ class App:
                 *tokens.routes(services),
                 *auth.routes(services, self.oidc),
                 *pages.routes(services),
+                *static.routes(),
             ]
         )
         self._background.append(asyncio.create_task(self._flush_last_used_periodically()))

@@ -11,6 +11,8 @@ import html
 import string
 from pathlib import Path
 
+from pnotify import staticfiles
+
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
 
@@ -29,19 +31,32 @@ def _template(name: str) -> string.Template:
     return string.Template((TEMPLATE_DIR / name).read_text())
 
 
-def render(name: str, **values: object) -> str:
-    return _template(name).substitute({key: escape(value) for key, value in values.items()})
+def render(template_name: str, /, **values: object) -> str:
+    return _template(template_name).substitute({k: escape(v) for k, v in values.items()})
 
 
-def page(title: str, body: Safe, *, user_name: str | None = None) -> str:
+def page(title: str, body: Safe, *, user_name: str | None = None, current: str = "") -> str:
     nav = Safe("")
     if user_name is not None:
-        nav = Safe(render("nav.html", user_name=user_name))
-    return render("base.html", title=title, nav=nav, body=body)
+        nav = Safe(
+            render(
+                "nav.html",
+                user_name=user_name,
+                dashboard_current=Safe(' aria-current="page"' if current == "dashboard" else ""),
+                tokens_current=Safe(' aria-current="page"' if current == "tokens" else ""),
+            )
+        )
+    return render(
+        "base.html",
+        title=title,
+        nav=nav,
+        body=body,
+        page_name=current,
+        css_url=staticfiles.url("style.css"),
+        js_url=staticfiles.url("app.js"),
+    )
 
 
 def message_page(title: str, message: str, *, link: str = "/", link_text: str = "Back") -> str:
-    return page(
-        title,
-        Safe(render("message.html", title=title, message=message, link=link, link_text=link_text)),
-    )
+    body = render("message.html", title=title, message=message, link=link, link_text=link_text)
+    return page(title, Safe(body))

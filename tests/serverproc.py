@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -135,6 +136,24 @@ class ServerProcess:
         try:
             with conn:
                 conn.execute("DELETE FROM client_tokens WHERE id = ?", (token_id,))
+        finally:
+            conn.close()
+
+    def sign_in_link(self) -> str:
+        """The one-time local-mode link the server printed at start-up."""
+        for line in self.lines:
+            found = re.search(r"(http://\S+/auth/local\?code=\S+)", line)
+            if found:
+                return found.group(1)
+        raise AssertionError("the server printed no sign-in link")
+
+    def local_account(self, name: str, **options: Any) -> Account:
+        """Another token for the local-mode user (the one a sign-in link signs in)."""
+        conn = self.connect()
+        try:
+            with conn:
+                local = users.local_user(conn)
+            return create_account(conn, name, user_id=local.id, **options)
         finally:
             conn.close()
 

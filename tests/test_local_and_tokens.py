@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,15 +15,6 @@ from tests.serverproc import ServerProcess, session_cookie_for
 from tests.sseclient import async_client, open_stream
 
 SAME_ORIGIN = {"sec-fetch-site": "same-origin"}
-LINK = re.compile(r"(http://\S+/auth/local\?code=\S+)")
-
-
-def _printed_link(server: ServerProcess) -> str:
-    for line in server.lines:
-        found = LINK.search(line)
-        if found:
-            return found.group(1)
-    raise AssertionError("no sign-in link printed")
 
 
 def _path(link: str) -> str:
@@ -35,7 +25,7 @@ def _path(link: str) -> str:
 @pytest.fixture(scope="module")
 def signed_in(server: ServerProcess) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.url, timeout=10) as browser:
-        response = browser.get(_path(_printed_link(server)))
+        response = browser.get(_path(server.sign_in_link()))
         assert response.status_code == 303
         yield browser
 
@@ -43,7 +33,7 @@ def signed_in(server: ServerProcess) -> Iterator[httpx.Client]:
 def test_start_up_link_works_once(server: ServerProcess, signed_in: httpx.Client) -> None:
     assert signed_in.get("/api/me").json()["sub"] == "local"
     with httpx.Client(base_url=server.url) as other:
-        again = other.get(_path(_printed_link(server)))
+        again = other.get(_path(server.sign_in_link()))
         assert again.status_code == 400
         assert "already used or has expired" in again.text
         assert other.get("/api/me").status_code == 401

@@ -1,25 +1,169 @@
-"""Server-rendered pages. Signed-out visitors are sent to sign in and brought back."""
+"""Server-rendered pages, and the HTML fragments app.js asks for to show live changes.
+
+Signed-out visitors of a page are sent to sign in and brought back afterwards.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
-from pnotify.http import Request, Response
+from pnotify import views
+from pnotify.http import NotFound, Request, Response
 from pnotify.routing import Access, Route
 from pnotify.services import Services
+from pnotify.storage import notifications as store
+from pnotify.storage import tokens as token_store
 from pnotify.storage import users
-from pnotify.templating import Safe, page, render
+from pnotify.templating import Safe, escape, page, render
+
+PAGE_SIZE = 50
+STATUS_CHOICES = (
+    ("inbox", "Inbox"),
+    ("unread", "Unread"),
+    ("read", "Read"),
+    ("archived", "Archived"),
+    ("all", "All"),
+)
+PRIORITY_CHOICES = (
+    ("", "Any"),
+    ("critical", "Critical"),
+    ("high", "High"),
+    ("medium", "Medium"),
+    ("low", "Low"),
+)
+
+
+def _options(choices: tuple[tuple[str, str], ...], selected: str) -> Safe:
+    return Safe(
+        "".join(
+            f'<option value="{escape(value)}"{" selected" if value == selected else ""}>'
+            f"{escape(label)}</option>"
+            for value, label in choices
+        )
+    )
+
+
+def _fragment(html: str) -> Response:
+    response = Response.html(html)
+    response.set_header("cache-control", "no-store")
+    return response
+
+
+class PageHandlers:
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def _user(self, request: Request) -> users.User | None:
+        principal = self.services.cookies.principal(request, self.services.reader)
+        return users.get(self.services.reader, principal.user_id) if principal else None
+
+    @staticmethod
+    def _to_login(request: Request) -> Response:
+        target = request.path + (
+            "?" + request.scope["query_string"].decode("latin-1")
+            if request.scope.get("query_string")
+            else ""
+        )
+        return Response.redirect("/auth/login?next=" + quote(target, safe="/?=&"), 303)
+
+    async def dashboard(self, request: Request) -> Response:
+        user = self._user(request)
+        if user is None:
+            return self._to_login(request)
+        query = request.query
+        # A page forgives odd parameters (an old bookmark) by falling back to the defaults.
+        status = query.get("status", "inbox")
+        status = status if status in dict(STATUS_CHOICES) else "inbox"
+        priority = query.get("priority", "")
+        priority = priority if priority in store.PRIORITIES else ""
+        source = query.get("source", "").strip()[:100]
+        offset_text = query.get("offset", "0")
+        offset = int(offset_text) if offset_text.isdigit() and len(offset_text) < 9 else 0
+        filters = store.ListFilter(
+            status=None if status == "all" else status,
+            priority=priority or None,
+            source=source or None,
+        )
+        reader = self.services.reader
+        items, total = store.list_page(reader, user.id, filters, PAGE_SIZE, offset)
+        unread = store.count(reader, user.id, store.ListFilter(status="unread"))
+        body = render(
+            "dashboard.html",
+            unread=unread,
+            status_options=_options(STATUS_CHOICES, status),
+            priority_options=_options(PRIORITY_CHOICES, priority),
+            source=source,
+            status=status,
+            priority=priority,
+            offset=offset,
+            items=Safe("\n".join(views.notification_item(n) for n in items)),
+            empty_hidden=Safe(" hidden" if items else ""),
+            pager=self._pager(status, priority, source, offset, total),
+        )
+        title = f"({unread}) Notifications" if unread else "Notifications"
+        return Response.html(
+            page(title, Safe(body), user_name=_display_name(user), current="dashboard")
+        )
+
+    @staticmethod
+    def _pager(status: str, priority: str, source: str, offset: int, total: int) -> Safe:
+        def link(to_offset: int, text: str, rel: str) -> str:
+            params = {
+                k: v
+                for k, v in (("status", status), ("priority", priority), ("source", source))
+                if v
+            }
+            if to_offset:
+                params["offset"] = str(to_offset)
+            return f'<a rel="{rel}" href="/?{escape(urlencode(params))}">{escape(text)}</a>'
+
+        links = []
+        if offset > 0:
+            links.append(link(max(0, offset - PAGE_SIZE), "← Newer", "prev"))
+        if offset + PAGE_SIZE < total:
+            links.append(link(offset + PAGE_SIZE, "Older →", "next"))
+        return Safe(" ".join(links))
+
+    async def tokens(self, request: Request) -> Response:
+        user = self._user(request)
+        if user is None:
+            return self._to_login(request)
+        rows = token_store.list_for_user(self.services.reader, user.id)
+        body = render(
+            "tokens.html",
+            rows=Safe("\n".join(views.token_row(row) for row in rows)),
+            empty_hidden=Safe(" hidden" if rows else ""),
+        )
+        return Response.html(
+            page("Tokens", Safe(body), user_name=_display_name(user), current="tokens")
+        )
+
+    async def notification_fragment(self, request: Request) -> Response:
+        found = store.get(self.services.reader, request.user.user_id, request.path_params["id"])
+        if found is None:
+            raise NotFound("notification not found")
+        return _fragment(views.notification_item(found))
+
+    async def token_fragment(self, request: Request) -> Response:
+        found = token_store.get(
+            self.services.reader, request.user.user_id, request.path_params["id"]
+        )
+        if found is None:
+            raise NotFound("token not found")
+        return _fragment(views.token_row(found))
+
+
+def _display_name(user: users.User) -> str:
+    return user.name or user.email or "you"
 
 
 def routes(services: Services) -> list[Route]:
-    async def home(request: Request) -> Response:
-        principal = services.cookies.principal(request, services.reader)
-        user = users.get(services.reader, principal.user_id) if principal else None
-        if user is None:
-            return Response.redirect("/auth/login?next=" + quote(request.path, safe="/"), 303)
-        name = user.name or user.email or "you"
-        return Response.html(
-            page("Dashboard", Safe(render("home.html", user_name=name)), user_name=name)
-        )
-
-    return [Route("GET", "/", home, Access.PUBLIC)]
+    handlers = PageHandlers(services)
+    return [
+        Route("GET", "/", handlers.dashboard, Access.PUBLIC),
+        Route("GET", "/tokens", handlers.tokens, Access.PUBLIC),
+        Route(
+            "GET", "/fragments/notifications/{id}", handlers.notification_fragment, Access.SESSION
+        ),
+        Route("GET", "/fragments/tokens/{id}", handlers.token_fragment, Access.SESSION),
+    ]

@@ -1,0 +1,46 @@
+"""`static/`: loaded once at start-up, served with ETags, and linked with a content hash so a
+page always gets the files it was rendered with.
+
+Only files that exist in `static/` at start-up can be served: the name is a key into that table,
+never a path joined onto the disk, so `..` and encoded slashes have nothing to reach.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import mimetypes
+from dataclasses import dataclass
+from pathlib import Path
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+@dataclass(frozen=True)
+class StaticFile:
+    body: bytes
+    content_type: str
+    version: str
+
+    @property
+    def etag(self) -> str:
+        return f'"{self.version}"'
+
+
+def load(directory: Path = STATIC_DIR) -> dict[str, StaticFile]:
+    files: dict[str, StaticFile] = {}
+    for path in sorted(directory.iterdir()):
+        if not path.is_file() or path.name.startswith("."):
+            continue
+        body = path.read_bytes()
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        if content_type.startswith("text/") or content_type.endswith("javascript"):
+            content_type += "; charset=utf-8"
+        files[path.name] = StaticFile(body, content_type, hashlib.sha256(body).hexdigest()[:16])
+    return files
+
+
+FILES = load()
+
+
+def url(name: str) -> str:
+    return f"/static/{name}?v={FILES[name].version}"

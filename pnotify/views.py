@@ -1,0 +1,119 @@
+"""HTML fragments for notifications and tokens: the one renderer, used for the first paint and
+for live updates (app.js fetches a fresh fragment instead of rebuilding markup in JavaScript).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+from pnotify.clock import now_us, to_iso
+from pnotify.storage.notifications import Notification
+from pnotify.storage.tokens import ClientToken
+from pnotify.templating import Safe, escape, render
+
+PRIORITY_LABELS = {
+    "critical": ("‼", "Critical"),
+    "high": ("!", "High"),
+    "medium": ("•", "Medium"),
+    "low": ("·", "Low"),
+}
+STATUS_LABELS = {"unread": "Unread", "read": "Read", "archived": "Archived"}
+_URL = re.compile(r"https?://[^\s<>\"']+")
+_TRAILING = ".,;:!?)]}'\""
+_LINK_ATTRIBUTES = 'rel="noopener noreferrer nofollow" target="_blank"'
+
+
+def exact_time(micros: int) -> str:
+    moment = datetime.fromtimestamp(micros / 1_000_000, UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def relative_time(micros: int, now: int | None = None) -> str:
+    seconds = max(0, ((now_us() if now is None else now) - micros) // 1_000_000)
+    for size, unit in ((86_400, "d"), (3_600, "h"), (60, "min")):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return "just now"
+
+
+def linkify(text: str) -> Safe:
+    """Escaped text in which http(s) URLs, and nothing else, become links."""
+    parts: list[str] = []
+    position = 0
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(_TRAILING)
+        end = match.start() + len(url)
+        parts.append(escape(text[position : match.start()]))
+        parts.append(f'<a href="{escape(url)}" {_LINK_ATTRIBUTES}>{escape(url)}</a>')
+        position = end
+    parts.append(escape(text[position:]))
+    return Safe("".join(parts))
+
+
+def _metadata_value(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _metadata(raw: str | None) -> Safe:
+    if raw is None:
+        return Safe("")
+    value = json.loads(raw)
+    rows = "".join(
+        f"<dt>{escape(key)}</dt><dd>{escape(_metadata_value(item))}</dd>"
+        for key, item in value.items()
+    )
+    return Safe(f'<dl class="metadata">{rows}</dl>') if rows else Safe("")
+
+
+def notification_item(notification: Notification) -> Safe:
+    icon, label = PRIORITY_LABELS[notification.priority]
+    unread = notification.status == "unread"
+    return Safe(
+        render(
+            "notification.html",
+            id=notification.id,
+            priority=notification.priority,
+            status=notification.status,
+            source=notification.source or "",
+            source_text=notification.source or "",
+            created_iso=to_iso(notification.created_at),
+            created_exact=exact_time(notification.created_at),
+            created_relative=relative_time(notification.created_at),
+            icon=icon,
+            priority_label=label,
+            title=notification.title,
+            status_label=STATUS_LABELS[notification.status],
+            message=linkify(notification.message) if notification.message else Safe(""),
+            metadata=_metadata(notification.metadata),
+            read_action="unread" if not unread else "read",
+            read_label="Mark unread" if not unread else "Mark read",
+            archive_hidden=Safe(" hidden") if notification.status == "archived" else Safe(""),
+        )
+    )
+
+
+def _when(micros: int | None, never: str = "never") -> Safe:
+    if micros is None:
+        return Safe(escape(never))
+    return Safe(
+        f'<time datetime="{escape(to_iso(micros))}" title="{escape(exact_time(micros))}">'
+        f"{escape(relative_time(micros) if micros <= now_us() else exact_time(micros))}</time>"
+    )
+
+
+def token_row(token: ClientToken) -> Safe:
+    return Safe(
+        render(
+            "token_row.html",
+            id=token.id,
+            name=token.name,
+            device_type=token.device_type,
+            scope=token.scope,
+            prefix=f"pn_{token.lookup_id}_…",
+            last_used=_when(token.last_used_at),
+            created=_when(token.created_at),
+            expires=_when(token.expires_at),
+        )
+    )

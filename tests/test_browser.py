@@ -1,0 +1,319 @@
+"""The web UI in a real browser: headless Chromium from Debian, driven by Playwright.
+
+Never `playwright install` (it downloads a browser from outside): the system chromium is used.
+Without Chromium these tests skip with a message, except under CI, where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.serverproc import Account, ServerProcess
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+expect = playwright_api.expect
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+BASE = "/api/notifications/"
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("CI"):
+        raise RuntimeError("Chromium is required in CI: apt-get install chromium chromium-driver")
+    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def owner(server: ServerProcess) -> Account:
+    return server.local_account("browser-tests")
+
+
+@pytest.fixture(scope="module")
+def storage_state(
+    browser: Any, server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """Sign in once with the start-up link; every context reuses the session cookie."""
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(server.sign_in_link())
+    assert page.url == server.url + "/"
+    path = str(tmp_path_factory.mktemp("browser") / "state.json")
+    context.storage_state(path=path)
+    context.close()
+    return path
+
+
+class Watched:
+    """A page whose console errors, page errors and dialogs are collected for assertions."""
+
+    def __init__(self, page: Any) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.dialogs: list[str] = []
+        page.on(
+            "console", lambda message: message.type == "error" and self.errors.append(message.text)
+        )
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("dialog", self._dialog)
+
+    def _dialog(self, dialog: Any) -> None:
+        self.dialogs.append(f"{dialog.type}: {dialog.message}")
+        if dialog.type == "confirm":
+            dialog.accept()
+        else:
+            dialog.dismiss()
+
+    def open_live(self, path: str = "/") -> Any:
+        self.page.goto(path)
+        self.page.wait_for_selector('body[data-live="on"]')
+        return self.page
+
+
+@pytest.fixture
+def context(browser: Any, storage_state: str, server: ServerProcess) -> Iterator[Any]:
+    created = browser.new_context(storage_state=storage_state, base_url=server.url)
+    yield created
+    created.close()
+
+
+@pytest.fixture
+def tab(context: Any) -> Iterator[Watched]:
+    watched = Watched(context.new_page())
+    yield watched
+    assert watched.errors == [], watched.errors  # no console errors, no CSP violations
+
+
+def post(server: ServerProcess, account: Account, **body: Any) -> dict[str, Any]:
+    response = httpx.post(server.url + BASE, json=body, headers=account.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created
+
+
+def note(page: Any, notification_id: str) -> Any:
+    return page.locator(f"#n-{notification_id}")
+
+
+def test_notification_appears_live_and_expands(
+    server: ServerProcess, owner: Account, tab: Watched
+) -> None:
+    page = tab.open_live()
+    created = post(
+        server,
+        owner,
+        title="Disk full on web-01",
+        message="Usage at 95%\nSee https://grafana.example/d/disk and javascript:alert(1)",
+        priority="critical",
+        source="monitoring",
+        metadata={"host": "web-01", "usage": 0.95},
+    )
+    item = note(page, created["id"])
+    item.wait_for()
+    assert item.locator(".title").inner_text() == "Disk full on web-01"
+    assert "Critical" in item.locator(".badge").text_content()  # not by colour alone
+    assert item.locator(".source").inner_text() == "monitoring"
+    assert item.locator(".message").is_hidden()
+    item.locator("summary").click()
+    message = item.locator(".message")
+    assert message.is_visible()
+    assert message.inner_text().splitlines()[0] == "Usage at 95%"
+    links = message.locator("a")
+    assert links.count() == 1 and links.get_attribute("href") == "https://grafana.example/d/disk"
+    assert "javascript:alert(1)" in message.inner_text()
+    assert item.locator(".metadata dd").first.inner_text() == "web-01"
+
+
+def test_read_and_delete_sync_between_tabs(
+    server: ServerProcess, owner: Account, context: Any
+) -> None:
+    tab_a, tab_b = Watched(context.new_page()), Watched(context.new_page())
+    page_a, page_b = tab_a.open_live(), tab_b.open_live()
+    created = post(server, owner, title="Sync me", priority="high")
+    note(page_a, created["id"]).wait_for()
+    note(page_b, created["id"]).wait_for()
+
+    note(page_a, created["id"]).get_by_role("button", name="Mark read").click()
+    page_b.wait_for_selector(f'#n-{created["id"]}[data-status="read"]', timeout=2000)
+    assert note(page_b, created["id"]).get_by_role("button", name="Mark unread").count() == 1
+
+    note(page_a, created["id"]).get_by_role("button", name="Delete").click()
+    assert page_a.locator("#toast").is_visible()  # with an undo, for five seconds
+    note(page_b, created["id"]).wait_for(state="detached", timeout=10_000)
+    assert httpx.get(server.url + BASE + created["id"], headers=owner.headers).status_code == 404
+    assert tab_a.errors == [] and tab_b.errors == []
+
+
+def test_undo_keeps_the_notification(server: ServerProcess, owner: Account, tab: Watched) -> None:
+    page = tab.open_live()
+    created = post(server, owner, title="Keep me")
+    item = note(page, created["id"])
+    item.wait_for()
+    item.get_by_role("button", name="Delete").click()
+    assert item.is_hidden()
+    page.get_by_role("button", name="Undo").click()
+    assert item.is_visible()
+    assert httpx.get(server.url + BASE + created["id"], headers=owner.headers).status_code == 200
+
+
+def test_filters_live_in_the_url(server: ServerProcess, owner: Account, tab: Watched) -> None:
+    critical = post(server, owner, title="Only critical", priority="critical", source="filters")
+    low = post(server, owner, title="Only low", priority="low", source="filters")
+    page = tab.page
+    page.goto("/?priority=critical&source=filters")
+    assert note(page, critical["id"]).is_visible()
+    assert note(page, low["id"]).count() == 0
+    page.select_option("select[name=priority]", "low")
+    page.wait_for_url("**/?*priority=low*")
+    assert note(page, low["id"]).is_visible() and note(page, critical["id"]).count() == 0
+    page.reload()
+    assert page.locator("select[name=priority]").input_value() == "low"
+
+
+def test_unread_count_in_title(server: ServerProcess, owner: Account, tab: Watched) -> None:
+    page = tab.open_live()
+    post(server, owner, title="Count me")
+    unread = httpx.get(
+        server.url + BASE, params={"status": "unread", "limit": 1}, headers=owner.headers
+    ).json()["total"]
+    expect(page).to_have_title(re.compile(rf"^\({unread}\) Notifications"))
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page).to_have_title("Notifications · priority-notify")
+
+
+def test_markup_in_a_title_is_only_text(
+    server: ServerProcess, owner: Account, tab: Watched
+) -> None:
+    page = tab.open_live()
+    created = post(
+        server, owner, title="<img src=x onerror=alert(1)>", message="<script>alert(2)</script>"
+    )
+    item = note(page, created["id"])
+    item.wait_for()
+    assert item.locator(".title").inner_text() == "<img src=x onerror=alert(1)>"
+    assert item.locator("img").count() == 0 and item.locator("script").count() == 0
+    page.reload()
+    note(page, created["id"]).locator("summary").click()
+    assert tab.dialogs == []
+
+
+def test_token_create_shows_secret_once_and_revoke(server: ServerProcess, tab: Watched) -> None:
+    page = tab.page
+    page.goto("/tokens")
+    page.get_by_label("Name", exact=True).fill("Browser phone")
+    page.get_by_label("Device", exact=True).select_option("android")
+    page.get_by_role("button", name="Create token").click()
+    secret = page.locator("#new-token-value")
+    secret.wait_for()
+    token = secret.inner_text()
+    assert token.startswith("pn_")
+    assert "you will not see it again" in page.locator("#new-token").inner_text()
+    qr_image = page.locator("#new-token-qr")
+    expect(qr_image).to_have_attribute("src", re.compile(r"/api/tokens/.+/qr\?ticket="))
+    page.wait_for_load_state("networkidle")
+    assert qr_image.evaluate("image => image.complete && image.naturalWidth") > 0
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(server.url + "/api/me", headers=headers).status_code == 200
+
+    page.reload()
+    assert token not in page.content()
+    row = page.locator("#token-rows tr", has_text="Browser phone")
+    assert row.count() == 1
+    row.get_by_role("button", name="Revoke").click()  # the confirm() is accepted
+    row.wait_for(state="detached")
+    assert any(d.startswith("confirm: Revoke") for d in tab.dialogs)
+    assert httpx.get(server.url + "/api/me", headers=headers).status_code == 401
+
+
+def test_first_paint_works_without_javascript(
+    browser: Any, storage_state: str, server: ServerProcess, owner: Account
+) -> None:
+    created = post(server, owner, title="Server rendered")
+    context = browser.new_context(
+        storage_state=storage_state, base_url=server.url, java_script_enabled=False
+    )
+    try:
+        page = context.new_page()
+        page.goto("/")
+        assert note(page, created["id"]).locator(".title").inner_text() == "Server rendered"
+        assert note(page, created["id"]).locator(".actions").is_hidden()
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("path", ["/", "/tokens"])
+def test_phone_width_has_no_horizontal_scroll(
+    browser: Any, storage_state: str, server: ServerProcess, path: str
+) -> None:
+    context = browser.new_context(
+        storage_state=storage_state, base_url=server.url, viewport={"width": 360, "height": 740}
+    )
+    try:
+        watched = Watched(context.new_page())
+        watched.page.goto(path)
+        overflow = watched.page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        assert overflow <= 0
+        assert watched.errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_screenshots(
+    browser: Any, storage_state: str, server: ServerProcess, owner: Account, scheme: str
+) -> None:
+    for title, priority in (
+        ("Backup finished", "low"),
+        ("Deploy of api v2.3 succeeded", "medium"),
+        ("Certificate expires in 5 days", "high"),
+    ):
+        post(server, owner, title=title, priority=priority, source="screenshots")
+    ARTIFACTS.mkdir(exist_ok=True)
+    context = browser.new_context(
+        storage_state=storage_state,
+        base_url=server.url,
+        color_scheme=scheme,
+        viewport={"width": 1100, "height": 800},
+    )
+    try:
+        page = context.new_page()
+        page.goto("/")
+        page.wait_for_selector('body[data-live="on"]')
+        page.screenshot(path=str(ARTIFACTS / f"dashboard-{scheme}.png"), full_page=True)
+        page.goto("/tokens")
+        page.screenshot(path=str(ARTIFACTS / f"tokens-{scheme}.png"), full_page=True)
+        phone = context.new_page()
+        phone.set_viewport_size({"width": 360, "height": 740})
+        phone.goto("/")
+        phone.screenshot(path=str(ARTIFACTS / f"dashboard-phone-{scheme}.png"))
+    finally:
+        context.close()
+    assert (ARTIFACTS / f"dashboard-{scheme}.png").stat().st_size > 0
