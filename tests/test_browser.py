@@ -317,3 +317,43 @@ def test_screenshots(
     finally:
         context.close()
     assert (ARTIFACTS / f"dashboard-{scheme}.png").stat().st_size > 0
+
+
+def test_desktop_alerts_toggle_is_remembered(
+    browser: Any, storage_state: str, server: ServerProcess
+) -> None:
+    context = browser.new_context(storage_state=storage_state, base_url=server.url)
+    context.grant_permissions(["notifications"], origin=server.url)
+    try:
+        watched = Watched(context.new_page())
+        page = watched.open_live()
+        page.get_by_label("Desktop alerts for high and critical").check()
+        page.reload()
+        page.wait_for_selector('body[data-live="on"]')
+        assert page.get_by_label("Desktop alerts for high and critical").is_checked()
+        assert watched.errors == []
+    finally:
+        context.close()
+
+
+def test_live_updates_survive_a_server_restart(browser: Any, tmp_path: Path) -> None:
+    from tests.oidc_provider import free_port
+
+    running = ServerProcess.start(tmp_path / "data", args=["--port", str(free_port())])
+    try:
+        account = running.local_account("restart")
+        context = browser.new_context(base_url=running.url)
+        watched = Watched(context.new_page())
+        watched.page.goto(running.sign_in_link())
+        page = watched.open_live()
+        running.restart()
+        expect(page.locator("#live")).to_have_attribute("data-state", "off")
+        # Published while the page is still reconnecting: the replay brings it.
+        created = post(running, account, title="While you were away")
+        note(page, created["id"]).wait_for(timeout=15_000)
+        expect(page.locator("#live")).to_have_attribute("data-state", "on")
+        context.close()
+    finally:
+        running.stop()
+    # The dropped connection is logged by the browser as a failed request; nothing else.
+    assert all("event-stream" in e or "ERR_" in e for e in watched.errors), watched.errors

@@ -118,3 +118,35 @@ def test_error_responses_never_carry_tracebacks(client: httpx.Client, account: A
         assert response.status_code < 500, response.text
         assert "Traceback" not in response.text
         assert set(response.json()) == {"detail"} or response.status_code == 200
+
+
+def test_static_files_have_etags_and_fingerprints(client: httpx.Client) -> None:
+    from pnotify import staticfiles
+
+    plain = client.get("/static/app.js")
+    assert plain.status_code == 200
+    assert plain.headers["content-type"] == "text/javascript; charset=utf-8"
+    assert plain.headers["cache-control"] == "no-cache"
+    etag = plain.headers["etag"]
+    assert client.get("/static/app.js", headers={"if-none-match": etag}).status_code == 304
+    pinned = client.get(staticfiles.url("style.css"))
+    assert pinned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert pinned.headers["content-type"] == "text/css; charset=utf-8"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/static/../pnotify/app.py",
+        "/static/%2e%2e/pnotify/app.py",
+        "/static/..%2fpnotify%2fapp.py",
+        "/static/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+        "/static/",
+        "/static/.gitignore",
+        "/static/missing.js",
+    ],
+)
+def test_static_paths_cannot_leave_the_folder(client: httpx.Client, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    assert b"import" not in response.content and b"root:" not in response.content
