@@ -17,12 +17,13 @@ import logging
 import signal
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from types import FrameType
 
 import apsw
 import uvicorn
 
-from pnotify import db, logs, migrate
+from pnotify import backup, db, logs, migrate
 from pnotify.clock import now_us, to_iso
 from pnotify.config import ConfigError, Settings, load_settings, with_bound_port
 from pnotify.storage import sessions as session_store
@@ -52,6 +53,10 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("migrate", help="apply pending database migrations")
     commands.add_parser("login-link", help="print a one-time sign-in link (local mode)")
+    backup_command = commands.add_parser("backup", help="copy the database while the server runs")
+    backup_command.add_argument("path", type=Path)
+    restore_command = commands.add_parser("restore", help="replace the database with a backup")
+    restore_command.add_argument("path", type=Path)
     new_migration = commands.add_parser(
         "new-migration", help="create the next empty sql/NNNN_name.sql"
     )
@@ -147,6 +152,11 @@ def _login_link(settings: Settings) -> None:
 
 
 def _serve(settings: Settings) -> int:
+    with backup.server_lock(settings.database_path):
+        return _serve_locked(settings)
+
+
+def _serve_locked(settings: Settings) -> int:
     from pnotify.app import create_app
 
     # Migrate before uvicorn starts, so a refused database is one clear line, not a traceback.
@@ -233,11 +243,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "token":
             _token_command(args, settings)
             return 0
+        if args.command == "backup":
+            backup.backup(settings.database_path, args.path)
+            print(f"backed up {settings.database_path} to {args.path}", file=sys.stderr)
+            return 0
+        if args.command == "restore":
+            backup.restore(args.path, settings.database_path)
+            print(f"restored {settings.database_path} from {args.path}", file=sys.stderr)
+            return 0
         if args.command == "login-link":
             _login_link(settings)
             return 0
         return _serve(settings)
-    except (ConfigError, migrate.MigrationError, db.DatabaseError, CommandError) as error:
+    except (
+        ConfigError,
+        migrate.MigrationError,
+        db.DatabaseError,
+        CommandError,
+        backup.BackupError,
+    ) as error:
         print(f"pnotify: {error}", file=sys.stderr)
         return 2
 

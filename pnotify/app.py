@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+import re
 import sys
 import time
-import traceback
 import uuid
 
 from pnotify import db
 from pnotify.auth import Principal, TokenAuthenticator, bearer_token
 from pnotify.broker import Broker, CloseReason
+from pnotify.clock import now_us
 from pnotify.config import Settings
-from pnotify.handlers import auth, me, notifications, pages, static, sync, tokens
+from pnotify.handlers import auth, me, notifications, ops, pages, static, sync, tokens
 from pnotify.http import (
     BadRequest,
     ClientDisconnected,
@@ -27,18 +29,25 @@ from pnotify.http import (
     Send,
     Unauthorized,
 )
+from pnotify.logs import AccessLog
+from pnotify.metrics import Metrics
 from pnotify.oidc import OIDCClient
+from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.routing import Access, Route, Router
 from pnotify.services import Services
 from pnotify.sessions import SessionCookies
 from pnotify.storage import sessions as session_store
 from pnotify.storage import tokens as token_store
+from pnotify.storage.notifications import Change
 
 log = logging.getLogger(__name__)
 
 LAST_USED_FLUSH_SECONDS = 30.0
+ACCESS_LOG_FLUSH_SECONDS = 0.25
+RETENTION_BATCH = 500
 REVOCATION_CHECK_SECONDS = 1.0
 LOGIN_LINK_TTL_SECONDS = 600
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id"
 CORS_ALLOW_METHODS = "GET, POST, PATCH, DELETE"
@@ -64,6 +73,9 @@ class App:
         self.router: Router | None = None
         self._background: list[asyncio.Task[None]] = []
         self.oidc: OIDCClient | None = None
+        self.metrics = Metrics()
+        enabled = settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)
+        self.access_log: AccessLog | None = AccessLog() if enabled else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -93,7 +105,18 @@ class App:
         settings = self.settings
         reader = db.open_and_migrate(settings.database_path, settings.synchronous)
         broker = Broker(settings.sse_keepalive_seconds, settings.sse_queue_limit)
-        writer = db.Writer(settings.database_path, settings.synchronous, on_commit=broker.publish)
+        metrics = self.metrics
+
+        def on_commit(changes: list[Change]) -> None:
+            metrics.count_changes(changes)
+            broker.publish(changes)
+
+        writer = db.Writer(
+            settings.database_path,
+            settings.synchronous,
+            on_commit=on_commit,
+            observe_commit=metrics.commit_seconds.observe,
+        )
         writer.start()
         broker.start()
         services = Services(
@@ -117,9 +140,21 @@ class App:
                 *auth.routes(services, self.oidc),
                 *pages.routes(services),
                 *static.routes(),
+                *ops.routes(services, metrics),
             ]
         )
+        metrics.gauge("pnotify_sse_streams", "Open SSE streams.", lambda: broker.subscriber_count)
+        metrics.gauge(
+            "pnotify_write_queue_depth", "Writes waiting for the writer.", lambda: writer.pending
+        )
+        metrics.counter(
+            "pnotify_token_auth_failures_total",
+            "Refused API-token authentications.",
+            lambda: services.tokens.failures_total,
+        )
         self._background.append(asyncio.create_task(self._flush_last_used_periodically()))
+        self._background.append(asyncio.create_task(self._flush_access_log_periodically()))
+        self._background.append(asyncio.create_task(self._retention_periodically()))
         self._background.append(asyncio.create_task(self._close_streams_of_revoked_tokens()))
         if settings.local_mode:
             await self._print_sign_in_link()
@@ -161,6 +196,8 @@ class App:
         await self._flush_last_used()
         await self.services.writer.close()
         self.services.reader.close()
+        if self.access_log is not None:
+            self.access_log.flush()
         log.info("stopped")
 
     async def _flush_last_used_periodically(self) -> None:
@@ -187,6 +224,32 @@ class App:
             except Exception:
                 log.exception("checking streams for revoked tokens failed")
 
+    async def _retention_periodically(self) -> None:
+        assert self.services is not None
+        writer = self.services.writer
+        settings = self.settings
+        policy = RetentionPolicy(
+            settings.auto_archive_after_days,
+            settings.delete_archived_after_days,
+            settings.tombstone_retention_days,
+        )
+        while True:
+            await asyncio.sleep(settings.retention_interval_seconds)
+            try:
+                sweep = functools.partial(
+                    sweep_batch, policy=policy, now=now_us(), limit=RETENTION_BATCH
+                )
+                while await writer.run(sweep):
+                    pass  # one batch per writer job: requests interleave between batches
+            except Exception:
+                log.exception("retention sweep failed")
+
+    async def _flush_access_log_periodically(self) -> None:
+        while True:
+            await asyncio.sleep(ACCESS_LOG_FLUSH_SECONDS)
+            if self.access_log is not None:
+                self.access_log.flush()
+
     async def _flush_last_used(self) -> None:
         assert self.services is not None
         uses = self.services.tokens.take_last_used()
@@ -199,7 +262,11 @@ class App:
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
-        request_id = uuid.uuid4().hex[:16]
+        offered = request.header("x-request-id")
+        # A proxy's request id is kept for correlation when it is a sane token; else our own.
+        request_id = (
+            offered if offered and _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
+        )
         started = time.perf_counter()
         try:
             response = await self._respond(request)
@@ -209,27 +276,25 @@ class App:
             response = Response.error(error.status, error.detail, error.headers)
         except Exception:
             # Never the exception text to the client: it goes to the log with the request id.
-            log.error(
-                "unhandled error",
-                extra={
-                    "request_id": request_id,
-                    "path": request.path,
-                    "trace": traceback.format_exc(),
-                },
-            )
+            log.exception("unhandled error", extra={"request_id": request_id, "path": request.path})
             response = Response.error(500, f"internal server error (request id {request_id})")
         self._finish_headers(request, response, request_id)
         await response.send(send)
-        log.debug(
-            "request",
-            extra={
-                "method": request.method,
-                "path": request.path,
-                "status": response.status,
-                "ms": round((time.perf_counter() - started) * 1000, 3),
-                "request_id": request_id,
-            },
-        )
+        seconds = time.perf_counter() - started
+        route = str(scope.get("pnotify.route", "unmatched"))
+        self.metrics.observe_request(route, request.method, response.status, seconds)
+        if self.access_log is not None:
+            principal = request.principal
+            self.access_log.write(
+                {
+                    "method": request.method,
+                    "path": route,
+                    "status": response.status,
+                    "ms": round(seconds * 1000, 3),
+                    "user_id": principal.user_id if principal else None,
+                    "request_id": request_id,
+                }
+            )
 
     async def _respond(self, request: Request) -> Response:
         self._check_host(request)
@@ -237,6 +302,7 @@ class App:
             return self._options(request)
         assert self.router is not None, "request before start-up"
         match = self.router.resolve(request.method, request.path)
+        request.scope["pnotify.route"] = match.route.pattern
         request.path_params = match.params
         request.principal = await self._authenticate(request, match.route)
         return await match.route.handler(request)

@@ -46,6 +46,12 @@ class Settings:
     oidc: OIDCSettings | None
     sse_keepalive_seconds: float = 15.0
     sse_queue_limit: int = 1000
+    metrics_token: str | None = None
+    access_log: bool = True
+    auto_archive_after_days: int | None = None
+    delete_archived_after_days: int | None = None
+    tombstone_retention_days: int = 90
+    retention_interval_seconds: float = 600.0
     host_from_user: bool = False
 
     @property
@@ -127,6 +133,30 @@ def _parse_seconds(name: str, value: str, low: float, high: float) -> float:
     return seconds
 
 
+def _optional_days(env: Mapping[str, str], name: str) -> int | None:
+    value = env.get(name, "").strip()
+    if value in ("", "0", "off"):
+        return None
+    return _parse_int(name, value, 1, 36_500)
+
+
+def _parse_bool(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name}: expected true or false, got {value!r}")
+
+
+def _metrics_token(value: str) -> str | None:
+    if not value:
+        return None
+    if len(value) < 16:
+        raise ConfigError("METRICS_TOKEN: must be at least 16 characters")
+    return value
+
+
 def _parse_origin(name: str, value: str) -> str:
     parts = urlsplit(value)
     if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
@@ -150,11 +180,14 @@ def _load_secret_keys(env: Mapping[str, str], data_dir: Path) -> tuple[bytes, ..
         if len(key) < 16:
             raise ConfigError(f"SECRET_KEY: {key_file} is too short; delete it to regenerate")
         return (key.encode(),)
-    data_dir.mkdir(parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
-    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(key + "\n")
+    except OSError as error:
+        raise ConfigError(f"DATA_DIR: cannot write {key_file} ({error.strerror})") from None
     return (key.encode(),)
 
 
@@ -252,6 +285,16 @@ def load_settings(
         ),
         sse_queue_limit=_parse_int(
             "SSE_QUEUE_LIMIT", env.get("SSE_QUEUE_LIMIT", "1000"), 10, 100_000
+        ),
+        metrics_token=_metrics_token(env.get("METRICS_TOKEN", "")),
+        access_log=_parse_bool("ACCESS_LOG", env.get("ACCESS_LOG", "true")),
+        auto_archive_after_days=_optional_days(env, "AUTO_ARCHIVE_AFTER_DAYS"),
+        delete_archived_after_days=_optional_days(env, "DELETE_ARCHIVED_AFTER_DAYS"),
+        tombstone_retention_days=_parse_int(
+            "TOMBSTONE_RETENTION_DAYS", env.get("TOMBSTONE_RETENTION_DAYS", "90"), 1, 36_500
+        ),
+        retention_interval_seconds=_parse_seconds(
+            "RETENTION_INTERVAL_SECONDS", env.get("RETENTION_INTERVAL_SECONDS", "600"), 0.05, 86_400
         ),
     )
 

@@ -67,7 +67,10 @@ def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) ->
 
 
 def open_and_migrate(path: Path, synchronous: str = "FULL") -> apsw.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DatabaseError(f"cannot create the directory for {path} ({error.strerror})") from None
     conn = connect(path, synchronous)
     migrate.migrate(conn)
     return conn
@@ -96,9 +99,14 @@ class Writer:
     """One connection, group commit. `await writer.run(fn)` returns after COMMIT."""
 
     def __init__(
-        self, path: Path, synchronous: str, on_commit: Callable[[list[Any]], None] | None = None
+        self,
+        path: Path,
+        synchronous: str,
+        on_commit: Callable[[list[Any]], None] | None = None,
+        observe_commit: Callable[[float], None] | None = None,
     ) -> None:
         self._path = path
+        self._observe_commit = observe_commit
         self._synchronous = synchronous
         self._on_commit = on_commit
         self._pending: list[_Job] = []
@@ -114,6 +122,10 @@ class Writer:
     @property
     def pending(self) -> int:
         return len(self._pending)
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
 
     def start(self) -> None:
         self._conn = connect(self._path, self._synchronous)
@@ -160,6 +172,8 @@ class Writer:
             outcomes, events = await self._commit_batch(loop, batch)
             self.last_commit_seconds = time.perf_counter() - started
             self.batches += 1
+            if self._observe_commit is not None:
+                self._observe_commit(self.last_commit_seconds)
             self._resolve(outcomes, events)
 
     async def _commit_batch(

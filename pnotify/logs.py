@@ -62,3 +62,47 @@ def configure(level: str, stream: TextIO | None = None, *, force_json: bool = Fa
         logger.handlers[:] = []
         logger.propagate = True
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+
+
+class AccessLog:
+    """One line per request, gathered and written in batches.
+
+    Deliberately beside `logging` rather than through it: at several thousand requests a second
+    a LogRecord, a handler lock and a write per line cost a quarter of the server's throughput
+    here (measured with `make bench`); a dict, one `json.dumps` and a write every few hundred
+    milliseconds cost a few percent. The lines have the same shape as the JSON log's.
+    """
+
+    def __init__(self, stream: TextIO | None = None, *, plain: bool | None = None) -> None:
+        self._stream = stream if stream is not None else sys.stderr
+        self._plain = self._stream.isatty() if plain is None else plain
+        self._lines: list[str] = []
+
+    def write(self, entry: dict[str, Any]) -> None:
+        now = datetime.now(UTC)
+        if self._plain:
+            details = " ".join(f"{k}={v}" for k, v in entry.items())
+            self._lines.append(
+                f"{now.astimezone().strftime('%H:%M:%S')} INFO    request  {details}"
+            )
+        else:
+            record = {
+                "time": now.isoformat(timespec="milliseconds"),
+                "level": "info",
+                "logger": "pnotify.access",
+                "event": "request",
+            }
+            record.update(entry)
+            self._lines.append(json.dumps(record, default=str, ensure_ascii=False))
+        if len(self._lines) >= 512:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self._lines:
+            return
+        lines, self._lines = self._lines, []
+        try:
+            self._stream.write("\n".join(lines) + "\n")
+            self._stream.flush()
+        except (OSError, ValueError):
+            pass  # a closed or broken log stream must not break requests

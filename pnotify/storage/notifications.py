@@ -175,7 +175,9 @@ def mark_all_read(ctx: WriteContext, user_id: str, limit: int) -> int:
     return len(rows)
 
 
-def delete(ctx: WriteContext, user_id: str, notification_id: str) -> bool:
+def delete(
+    ctx: WriteContext, user_id: str, notification_id: str, *, deleted_at: int | None = None
+) -> bool:
     deleted = ctx.conn.execute(
         "DELETE FROM notifications WHERE id = ? AND user_id = ? RETURNING id",
         (notification_id, user_id),
@@ -186,7 +188,7 @@ def delete(ctx: WriteContext, user_id: str, notification_id: str) -> bool:
     ctx.conn.execute(
         "INSERT INTO tombstones (id, user_id, cursor, deleted_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, deleted_at = excluded.deleted_at",
-        (notification_id, user_id, cursor, now_us()),
+        (notification_id, user_id, cursor, now_us() if deleted_at is None else deleted_at),
     )
     ctx.events.append(Change("deleted", user_id, cursor, notification_id, None))
     return True

@@ -1,0 +1,103 @@
+"""Online backup and restore with SQLite's backup API (through APSW), and the lock that tells
+whether a server is using a database.
+
+A backup is one backup step over the whole database: it reads a single consistent snapshot
+while the server keeps writing (WAL lets readers and the writer go on side by side), so every
+notification acknowledged before the backup started is in the copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import apsw
+
+from pnotify import db, migrate
+
+
+class BackupError(Exception):
+    """A backup or restore cannot be done; the message says why."""
+
+
+def lock_path(database: Path) -> Path:
+    return database.with_name(database.name + ".lock")
+
+
+@contextlib.contextmanager
+def server_lock(database: Path) -> Iterator[None]:
+    """Held by a running server for its whole life; restore and a second server check it."""
+    try:
+        database.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path(database), "a+")  # noqa: SIM115 (held across the yield)
+    except OSError as error:
+        raise BackupError(f"cannot use {database.parent} ({error.strerror})") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BackupError(
+                f"a priority-notify server is using {database}; stop it first"
+            ) from None
+        yield
+    finally:
+        handle.close()
+
+
+def _copy(source: apsw.Connection, target: apsw.Connection) -> None:
+    with target.backup("main", source, "main") as step:
+        step.step(-1)  # all pages in one step: one snapshot, never restarted by new writes
+
+
+def _check_file(path: Path) -> None:
+    conn = db.connect(path, "NORMAL")
+    try:
+        result = conn.execute("PRAGMA integrity_check").fetchall()
+        if result != [("ok",)]:
+            raise BackupError(f"{path} fails SQLite's integrity check: {result[0][0]}")
+        migrate.check(conn, migrate.load_migrations())
+    except migrate.MigrationError as error:
+        raise BackupError(f"{path} does not match this version: {error}") from None
+    finally:
+        conn.close()
+
+
+def backup(database: Path, destination: Path) -> None:
+    if not database.exists():
+        raise BackupError(f"there is no database at {database}")
+    if destination.exists():
+        raise BackupError(f"{destination} already exists; choose a new file name")
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    partial = destination.with_name(destination.name + ".partial")
+    partial.unlink(missing_ok=True)
+    source = db.connect(database, "NORMAL")
+    target = apsw.Connection(str(partial))
+    try:
+        _copy(source, target)
+        # A single self-contained file: no -wal or -shm beside it.
+        target.pragma("journal_mode", "delete")
+    finally:
+        target.close()
+        source.close()
+    _check_file(partial)
+    with open(partial, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(partial, destination)
+
+
+def restore(source_file: Path, database: Path) -> None:
+    if not source_file.is_file():
+        raise BackupError(f"there is no backup at {source_file}")
+    _check_file(source_file)
+    with server_lock(database):
+        source = db.connect(source_file, "NORMAL")
+        target = db.connect(database, "FULL")
+        try:
+            _copy(source, target)
+            target.pragma("wal_checkpoint", "TRUNCATE")
+        finally:
+            target.close()
+            source.close()
