@@ -1,0 +1,410 @@
+"""Operations through real processes: health, metrics, request logs and their redaction,
+backup under load and restore, retention, shutdown with work in flight, start-up refusals."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from pnotify import db
+from pnotify.clock import now_us
+from pnotify.db import WriteContext
+from pnotify.retention import DAY_US, RetentionPolicy, sweep_batch
+from pnotify.storage import notifications as store
+from pnotify.storage import users
+from tests.serverproc import ServerProcess, server_env
+from tests.sseclient import async_client, open_stream
+
+METRICS_TOKEN = "metrics-token-0123456789"
+BASE = "/api/notifications/"
+_SAMPLE = re.compile(
+    r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(?:[a-zA-Z_][a-zA-Z0-9_]*="(?:[^"\\\n]|\\.)*",?)*\})? (\S+)$'
+)
+
+
+def parse_prometheus(text: str) -> dict[str, float]:
+    """A strict little parser for the text format: every sample well formed and typed."""
+    assert text.endswith("\n")
+    typed: dict[str, str] = {}
+    samples: dict[str, float] = {}
+    for line in text.splitlines():
+        if line.startswith("# TYPE "):
+            _, _, name, kind = line.split(" ", 3)
+            assert kind in ("counter", "gauge", "histogram"), line
+            typed[name] = kind
+        elif line.startswith("# HELP ") or not line:
+            continue
+        else:
+            match = _SAMPLE.match(line)
+            assert match, f"malformed sample: {line!r}"
+            name = match.group(1)
+            family = re.sub(r"_(bucket|sum|count)$", "", name) if name not in typed else name
+            assert family in typed, f"untyped sample: {line!r}"
+            samples[name + (match.group(2) or "")] = float(match.group(3))
+    return samples
+
+
+def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pnotify", *args],
+        cwd=server.data_dir.parent,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    running = ServerProcess.start(
+        tmp_path_factory.mktemp("ops") / "data", {"METRICS_TOKEN": METRICS_TOKEN}
+    )
+    yield running
+    running.stop()
+
+
+def test_healthz(client: httpx.Client) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_metrics_need_the_token_and_count(server: ServerProcess, client: httpx.Client) -> None:
+    assert client.get("/metrics").status_code == 401
+    assert (
+        client.get(
+            "/metrics", headers={"Authorization": "Bearer wrong-token-000000000"}
+        ).status_code
+        == 401
+    )
+    auth = {"Authorization": f"Bearer {METRICS_TOKEN}"}
+    before = parse_prometheus(client.get("/metrics", headers=auth).text)
+    account = server.account("metrics")
+    for _ in range(3):
+        assert client.post(BASE, json={"title": "m"}, headers=account.headers).status_code == 201
+    client.get("/api/me", headers={"Authorization": "Bearer pn_AAAAAAAAAAAA_" + "x" * 43})
+    response = client.get("/metrics", headers=auth)
+    assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
+    after = parse_prometheus(response.text)
+    created = 'pnotify_notification_changes_total{kind="created"}'
+    assert after[created] == before.get(created, 0) + 3
+    posts = 'pnotify_http_requests_total{route="/api/notifications/",method="POST",status="201"}'
+    assert after[posts] == before.get(posts, 0) + 3
+    assert (
+        after["pnotify_token_auth_failures_total"]
+        >= before["pnotify_token_auth_failures_total"] + 1
+    )
+    assert after['pnotify_http_request_duration_seconds_count{route="/api/notifications/"}'] >= 3
+    assert after["pnotify_db_commit_seconds_count"] >= 3
+    assert "pnotify_sse_streams" in after and "pnotify_write_queue_depth" in after
+
+
+def test_metrics_are_off_without_a_token(tmp_path: Path) -> None:
+    running = ServerProcess.start(tmp_path / "data")
+    try:
+        assert httpx.get(running.url + "/metrics").status_code == 404
+    finally:
+        running.stop()
+
+
+def test_request_log_lines_and_ids(server: ServerProcess, client: httpx.Client) -> None:
+    account = server.account("logged")
+    response = client.get(
+        BASE + "01a2150d-5823-7e35-80d1-2bf01ce8d93e",
+        headers={**account.headers, "x-request-id": "proxy-42"},
+    )
+    assert response.headers["x-request-id"] == "proxy-42"
+    odd = client.get("/api/me", headers={**account.headers, "x-request-id": "no spaces\tor tabs"})
+    assert re.fullmatch(r"[0-9a-f]{16}", odd.headers["x-request-id"])
+
+    def logged() -> dict[str, Any] | None:
+        return next((e for e in server.log_entries() if e.get("request_id") == "proxy-42"), None)
+
+    entry = _eventually(logged)
+    assert entry["event"] == "request" and entry["method"] == "GET"
+    assert entry["path"] == "/api/notifications/{id}"  # the template, never the id or query
+    assert entry["status"] == 404 and entry["user_id"] == account.user_id
+    assert isinstance(entry["ms"], float)
+
+
+def _eventually(read: Any, timeout: float = 5.0) -> Any:
+    """The access log is written in batches a quarter of a second apart."""
+    deadline = time.monotonic() + timeout
+    while (value := read()) is None:
+        assert time.monotonic() < deadline, "not logged in time"
+        time.sleep(0.05)
+    return value
+
+
+def test_secrets_never_reach_the_log(server: ServerProcess, client: httpx.Client) -> None:
+    account = server.account("secretive")
+    client.get("/api/me", headers=account.headers)
+    client.post(BASE, json={"title": "x"}, headers=account.headers)
+    wrong = "pn_" + account.token[3:15] + "_" + "s" * 43
+    client.get("/api/me", headers={"Authorization": f"Bearer {wrong}"})
+    with httpx.Client(base_url=server.url) as browser:
+        assert browser.get(server.sign_in_link().split(server.url, 1)[1]).status_code == 303
+        cookie = browser.cookies["pn_session"]
+        browser.get("/api/me")
+        browser.get(
+            "/auth/callback", params={"code": "oidc-code-that-must-not-be-logged", "state": "s"}
+        )
+    marker = account.token[3:]
+    _eventually(lambda: any("/auth/callback" in line for line in server.lines) or None)
+    text = "\n".join(server.lines)
+    for secret in (
+        account.token,
+        marker,
+        account.token.rsplit("_", 1)[1],
+        wrong,
+        cookie,
+        cookie.split(".")[0],
+        "oidc-code-that-must-not-be-logged",
+        "Bearer",
+    ):
+        assert secret not in text, secret
+
+
+def test_backup_under_write_load_and_restore(server: ServerProcess, tmp_path: Path) -> None:
+    account = server.account("backup")
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def write_continuously() -> None:
+        with httpx.Client(base_url=server.url) as writer:
+            while not stop.is_set():
+                response = writer.post(BASE, json={"title": "under load"}, headers=account.headers)
+                assert response.status_code == 201
+                acknowledged.append(response.json()["id"])
+
+    thread = threading.Thread(target=write_continuously)
+    thread.start()
+    try:
+        while len(acknowledged) < 50:
+            time.sleep(0.01)
+        before_backup = list(acknowledged)
+        copy = tmp_path / "copy.db"
+        result = _cli(server, "backup", str(copy))
+        assert result.returncode == 0, result.stderr
+        written_during = len(acknowledged) - len(before_backup)
+    finally:
+        stop.set()
+        thread.join()
+    assert written_during > 0  # the server kept writing while the backup ran
+
+    conn = db.connect(copy, "NORMAL")
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        stored = {
+            str(i)
+            for (i,) in conn.execute(
+                "SELECT id FROM notifications WHERE user_id = ?", (account.user_id,)
+            )
+        }
+    finally:
+        conn.close()
+    assert set(before_backup) <= stored
+    assert not Path(str(copy) + "-wal").exists()
+
+    refused = _cli(server, "restore", str(copy))
+    assert refused.returncode == 2 and "stop it first" in refused.stderr
+    assert _cli(server, "backup", str(copy)).returncode == 2  # never overwrites a file
+
+    server.stop()
+    restored = _cli(server, "restore", str(copy))
+    assert restored.returncode == 0, restored.stderr
+    server.launch()
+    listed = httpx.get(server.url + BASE, params={"limit": 1}, headers=account.headers).json()
+    assert listed["total"] == len(stored)
+
+
+def test_a_second_server_on_the_same_database_is_refused(server: ServerProcess) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "pnotify", "serve", "--port", "0"],
+        cwd=server.data_dir.parent,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2 and "is using" in result.stderr
+
+
+def test_retention_sweep_with_a_fake_clock(tmp_path: Path) -> None:
+    conn = db.open_and_migrate(tmp_path / "r.db")
+    user = users.upsert(conn, "i", "retention", "", "", login=False)
+    new = store.NewNotification("t", None, "medium", None, None)
+    now = now_us()
+    with conn:
+        context = WriteContext(conn, 0)
+        ids = [store.create(context, user.id, new).id for _ in range(4)]
+        store.set_status(context, user.id, ids[0], "read")
+        store.set_status(context, user.id, ids[1], "archived")
+        store.set_status(context, user.id, ids[2], "read")
+        store.delete(context, user.id, ids[3], deleted_at=now)
+        conn.execute(
+            "UPDATE server_state SET value = ? WHERE key = 'change_cursor'", (context.last_cursor,)
+        )
+    policy = RetentionPolicy(
+        archive_after_days=30, delete_archived_after_days=60, tombstone_days=90
+    )
+
+    def sweep(at: int) -> int:
+        with conn:
+            ctx = WriteContext(
+                conn,
+                int(
+                    conn.execute(
+                        "SELECT value FROM server_state WHERE key = 'change_cursor'"
+                    ).fetchone()[0]
+                ),
+            )
+            done = sweep_batch(ctx, policy, at, 2)
+            conn.execute(
+                "UPDATE server_state SET value = ? WHERE key = 'change_cursor'", (ctx.last_cursor,)
+            )
+        return done
+
+    assert sweep(now + 10 * DAY_US) == 0  # nothing is old enough yet, tombstone not either
+    before_sweep, _ = store.current_cursor(conn)
+    while sweep(now + 31 * DAY_US):
+        pass  # small batches, until done
+    statuses = {i: store.get(conn, user.id, i).status for i in ids[:3]}  # type: ignore[union-attr]
+    assert statuses == {ids[0]: "archived", ids[1]: "archived", ids[2]: "archived"}
+    synced = store.changes_after(conn, user.id, before_sweep, 10)  # other devices learn of it
+    assert {(c.notification_id, c.kind) for c in synced} == {
+        (ids[0], "status_change"),
+        (ids[2], "status_change"),
+    }
+    while sweep(now + 61 * DAY_US):
+        pass
+    assert all(store.get(conn, user.id, i) is None for i in ids[:3])
+    _, replayable = store.current_cursor(conn)
+    assert replayable == 0
+    while sweep(now + 200 * DAY_US):
+        pass
+    assert conn.execute("SELECT count(*) FROM tombstones").fetchone() == (0,)
+    current, replayable = store.current_cursor(conn)
+    assert 0 < replayable <= current
+    conn.close()
+
+
+@pytest.mark.anyio
+async def test_retention_runs_in_the_server_and_clients_sync(tmp_path: Path) -> None:
+    running = ServerProcess.start(
+        tmp_path / "data",
+        {
+            "AUTO_ARCHIVE_AFTER_DAYS": "30",
+            "RETENTION_INTERVAL_SECONDS": "0.2",
+            "SSE_KEEPALIVE_SECONDS": "5",
+        },
+    )
+    try:
+        account = running.account("retention")
+        async with async_client(running.url) as http:
+            created = (
+                await http.post(BASE, json={"title": "old news"}, headers=account.headers)
+            ).json()
+            await http.patch(BASE + created["id"], json={"status": "read"}, headers=account.headers)
+            async with open_stream(http, account.headers) as stream:
+                conn = running.connect()
+                try:
+                    with conn:  # forty days ago
+                        conn.execute(
+                            "UPDATE notifications SET created_at = created_at - ? WHERE id = ?",
+                            (40 * DAY_US, created["id"]),
+                        )
+                finally:
+                    conn.close()
+                event = await stream.next_named("status_change", timeout=10)
+        assert event.json["id"] == created["id"] and event.json["status"] == "archived"
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_sigterm_with_streams_and_writes_in_flight(tmp_path: Path) -> None:
+    running = ServerProcess.start(tmp_path / "data")
+    account = running.account("sigterm")
+    acknowledged: list[str] = []
+    try:
+        async with async_client(running.url) as http:
+            streams = [open_stream(http, account.headers) for _ in range(20)]
+            for stream in streams:
+                await stream.__aenter__()
+
+            async def write() -> None:
+                while True:
+                    try:
+                        response = await http.post(
+                            BASE, json={"title": "in flight"}, headers=account.headers
+                        )
+                    except httpx.HTTPError:
+                        return
+                    if response.status_code != 201:
+                        return
+                    acknowledged.append(response.json()["id"])
+
+            import anyio
+
+            async with anyio.create_task_group() as group:
+                for _ in range(8):
+                    group.start_soon(write)
+                while len(acknowledged) < 100:
+                    await anyio.sleep(0.01)
+                started = time.monotonic()
+                running.process.send_signal(signal.SIGTERM)  # type: ignore[union-attr]
+                code = await anyio.to_thread.run_sync(running.process.wait, 15)  # type: ignore[union-attr]
+                exit_seconds = time.monotonic() - started
+            for stream in streams:
+                await stream.__aexit__(None, None, None)
+    finally:
+        running.stop()
+    assert code == 0
+    assert exit_seconds < 5  # uvicorn's own time-out is 5 s: the streams did not need it
+    assert not any("graceful shutdown exceeded" in line for line in running.lines)
+    conn = db.connect(running.database_path, "NORMAL")
+    try:
+        stored = {str(i) for (i,) in conn.execute("SELECT id FROM notifications")}
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    finally:
+        conn.close()
+    assert set(acknowledged) <= stored  # every 201 survived
+    assert (
+        not Path(str(running.database_path) + "-wal").exists()
+        or Path(str(running.database_path) + "-wal").stat().st_size == 0
+    )
+
+
+def test_start_up_refuses_a_data_dir_it_cannot_create(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    result = subprocess.run(
+        [sys.executable, "-m", "pnotify", "serve", "--port", "0"],
+        cwd=tmp_path,
+        env=server_env(blocker / "data"),
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("pnotify: DATA_DIR: cannot write")
+    assert "Traceback" not in result.stderr
