@@ -204,3 +204,32 @@ def test_database_url_is_honoured(tmp_path: Path) -> None:
         assert target.exists()
     finally:
         assert running.stop() == 0
+
+
+def test_port_in_use_is_one_clear_line(server: ServerProcess, tmp_data: Path) -> None:
+    port = server.url.rsplit(":", 1)[1]
+    result = _serve_expecting_failure(tmp_data, args=("--port", port))
+    assert result.returncode == 2
+    assert (
+        result.stderr.strip()
+        .splitlines()[-1]
+        .startswith(f"pnotify: cannot listen on 127.0.0.1:{port}")
+    )
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),  # noqa: S104 (a string under test, not a bind)
+        ("192.0.2.7", False),
+        ("notify.example", False),
+    ],
+)
+def test_local_mode_warns_off_loopback(host: str, loopback: bool) -> None:
+    from pnotify.__main__ import _is_loopback
+
+    assert _is_loopback(host) is loopback
