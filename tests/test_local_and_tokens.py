@@ -173,3 +173,27 @@ async def test_revoking_through_the_api_closes_streams_at_once(
     async with async_client(server.url) as http, open_stream(http, headers) as stream:
         assert signed_in.delete(revoke_url, headers=SAME_ORIGIN).status_code == 204
         await stream.until_end(timeout=1)
+
+
+def test_dashboard_pages_and_filters_without_javascript(
+    server: ServerProcess, signed_in: httpx.Client
+) -> None:
+    account = server.local_account("pager")
+    for index in range(55):
+        httpx.post(
+            server.url + "/api/notifications/",
+            json={"title": f"page item {index}", "source": "pager"},
+            headers=account.headers,
+        )
+    first = signed_in.get("/", params={"source": "pager", "status": "all"})
+    assert first.status_code == 200
+    assert first.text.count('class="note ') == 50
+    assert 'rel="next" href="/?status=all&amp;source=pager&amp;offset=50"' in first.text
+    assert "page item 54" in first.text and "page item 4<" not in first.text
+    second = signed_in.get("/", params={"source": "pager", "status": "all", "offset": 50})
+    assert second.text.count('class="note ') == 5
+    assert 'rel="prev"' in second.text and 'rel="next"' not in second.text
+    odd = signed_in.get("/", params={"status": "bogus", "priority": "<script>", "offset": "-3"})
+    assert odd.status_code == 200 and "<script>" not in odd.text  # falls back to defaults
+    echoed = signed_in.get("/", params={"source": "<b>x</b>"}).text
+    assert "<b>x</b>" not in echoed and "&lt;b&gt;x&lt;/b&gt;" in echoed
