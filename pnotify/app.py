@@ -6,10 +6,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import os
 import re
 import sys
 import time
-import uuid
 
 from pnotify import db
 from pnotify.auth import Principal, TokenAuthenticator, bearer_token
@@ -264,9 +264,7 @@ class App:
         request = Request(scope, receive)
         offered = request.header("x-request-id")
         # A proxy's request id is kept for correlation when it is a sane token; else our own.
-        request_id = (
-            offered if offered and _REQUEST_ID.fullmatch(offered) else uuid.uuid4().hex[:16]
-        )
+        request_id = offered if offered and _REQUEST_ID.fullmatch(offered) else os.urandom(8).hex()
         started = time.perf_counter()
         try:
             response = await self._respond(request)

