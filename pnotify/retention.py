@@ -30,34 +30,30 @@ class RetentionPolicy:
 def sweep_batch(ctx: WriteContext, policy: RetentionPolicy, now: int, limit: int) -> int:
     """Do at most `limit` retention actions; returns how many were done (0: nothing left)."""
     done = 0
-    conn = ctx.conn
-    user_ids = [str(uid) for (uid,) in conn.execute("SELECT id FROM users ORDER BY id")]
+    user_ids = [str(uid) for (uid,) in ctx.conn.execute("SELECT id FROM users ORDER BY id")]
     for user_id in user_ids:
         if policy.archive_after_days is not None and done < limit:
             cutoff = now - policy.archive_after_days * DAY_US
-            rows = conn.execute(
-                "SELECT id FROM notifications WHERE user_id = ? AND status = 'read' "
-                "AND created_at < ? LIMIT ?",
-                (user_id, cutoff, limit - done),
-            ).fetchall()
-            for (notification_id,) in rows:
-                store.set_status(ctx, user_id, str(notification_id), "archived")
-            done += len(rows)
+            for notification_id in _older(ctx, user_id, "read", cutoff, limit - done):
+                store.set_status(ctx, user_id, notification_id, "archived")
+                done += 1
         if policy.delete_archived_after_days is not None and done < limit:
             cutoff = now - policy.delete_archived_after_days * DAY_US
-            rows = conn.execute(
-                "SELECT id FROM notifications WHERE user_id = ? AND status = 'archived' "
-                "AND created_at < ? LIMIT ?",
-                (user_id, cutoff, limit - done),
-            ).fetchall()
-            for (notification_id,) in rows:
-                store.delete(ctx, user_id, str(notification_id), deleted_at=now)
-            done += len(rows)
+            for notification_id in _older(ctx, user_id, "archived", cutoff, limit - done):
+                store.delete(ctx, user_id, notification_id, deleted_at=now)
+                done += 1
         if done < limit:
-            done += _purge_tombstones(
-                ctx, user_id, now - policy.tombstone_days * DAY_US, limit - done
-            )
+            before = now - policy.tombstone_days * DAY_US
+            done += _purge_tombstones(ctx, user_id, before, limit - done)
     return done
+
+
+def _older(ctx: WriteContext, user_id: str, status: str, cutoff: int, limit: int) -> list[str]:
+    rows = ctx.conn.execute(
+        "SELECT id FROM notifications WHERE user_id = ? AND status = ? AND created_at < ? LIMIT ?",
+        (user_id, status, cutoff, limit),
+    )
+    return [str(notification_id) for (notification_id,) in rows]
 
 
 def _purge_tombstones(ctx: WriteContext, user_id: str, before: int, limit: int) -> int:
