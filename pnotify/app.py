@@ -241,6 +241,7 @@ class App:
                 )
                 while await writer.run(sweep):
                     pass  # one batch per writer job: requests interleave between batches
+                await writer.run(lambda ctx: session_store.purge_expired(ctx.conn))
             except Exception:
                 log.exception("retention sweep failed")
 

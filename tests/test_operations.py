@@ -408,3 +408,29 @@ def test_start_up_refuses_a_data_dir_it_cannot_create(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("pnotify: DATA_DIR: cannot write")
     assert "Traceback" not in result.stderr
+
+
+def test_expired_sessions_and_links_are_purged(tmp_path: Path) -> None:
+    running = ServerProcess.start(tmp_path / "data", {"RETENTION_INTERVAL_SECONDS": "0.1"})
+    try:
+        conn = running.connect()
+        try:
+            # The start-up link is there, unexpired, so nothing purges it yet.
+            assert conn.execute("SELECT count(*) FROM login_links").fetchone() == (1,)
+            with conn:
+                conn.execute("UPDATE sessions SET expires_at = 0")
+                conn.execute("UPDATE login_links SET expires_at = 0")
+
+            def remaining() -> int:
+                (sessions,) = conn.execute("SELECT count(*) FROM sessions").fetchone()
+                (links,) = conn.execute("SELECT count(*) FROM login_links").fetchone()
+                return int(sessions) + int(links)  # type: ignore[call-overload]
+
+            deadline = time.monotonic() + 10
+            while remaining():
+                assert time.monotonic() < deadline, "expired rows were not purged"
+                time.sleep(0.05)
+        finally:
+            conn.close()
+    finally:
+        running.stop()
