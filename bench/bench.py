@@ -125,7 +125,8 @@ class Ours(Target):
     def __init__(self, workdir: Path) -> None:
         self.server = ServerProcess.start(
             workdir / "ours" / "data",
-            {"DB_SYNCHRONOUS": "FULL", "TOKEN_BCRYPT_ROUNDS": "12", "LOG_LEVEL": "INFO"},
+            # Request lines off, as the seed stack runs with --no-access-log; they cost ~7 %.
+            {"DB_SYNCHRONOUS": "FULL", "TOKEN_BCRYPT_ROUNDS": "12", "ACCESS_LOG": "false"},
         )
         self.url = self.server.url
         conn = self.server.connect()
