@@ -238,6 +238,8 @@ def test_token_create_shows_secret_once_and_revoke(server: ServerProcess, tab: W
     expect(qr_image).to_have_attribute("src", re.compile(r"/api/tokens/.+/qr\?ticket="))
     page.wait_for_load_state("networkidle")
     assert qr_image.evaluate("image => image.complete && image.naturalWidth") > 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "tokens-new-token.png"), full_page=True)
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(server.url + "/api/me", headers=headers).status_code == 200
 
@@ -357,3 +359,20 @@ def test_live_updates_survive_a_server_restart(browser: Any, tmp_path: Path) -> 
         running.stop()
     # The dropped connection is logged by the browser as a failed request; nothing else.
     assert all("event-stream" in e or "ERR_" in e for e in watched.errors), watched.errors
+
+
+def test_keyboard_alone_can_expand_and_act(
+    server: ServerProcess, owner: Account, tab: Watched
+) -> None:
+    page = tab.open_live()
+    created = post(server, owner, title="Keyboard only", message="Reached without a mouse")
+    item = note(page, created["id"])
+    item.wait_for()
+    item.locator("summary").focus()
+    page.keyboard.press("Enter")
+    assert item.locator(".message").is_visible()
+    page.keyboard.press("Tab")  # the first action button comes next in the tab order
+    focused = page.evaluate("() => document.activeElement.textContent")
+    assert focused == "Mark read"
+    page.keyboard.press("Enter")
+    page.wait_for_selector(f'#n-{created["id"]}[data-status="read"]')
