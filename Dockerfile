@@ -4,6 +4,9 @@
 
 FROM python:3.13-slim AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# binutils for `strip`: the wheels' shared objects carry symbols (uvloop's alone is ~13 MB).
+RUN apt-get update && apt-get install -y --no-install-recommends binutils \
+    && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY pyproject.toml constraints.txt README.md ./
 COPY pnotify ./pnotify
@@ -13,6 +16,7 @@ RUN python -m venv /venv \
     && /venv/bin/pip install -c constraints.txt . \
     && /venv/bin/pip uninstall -y priority-notify \
     && /venv/bin/pip uninstall -y pip setuptools \
+    && find /venv -name '*.so' -exec strip --strip-unneeded {} + \
     && find /venv -name '__pycache__' -prune -exec rm -rf {} +
 
 FROM python:3.13-slim
