@@ -10,10 +10,18 @@ from tests.serverproc import Account, ServerProcess
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+def server_settings() -> dict[str, str]:
+    """Extra environment for the module's server; a module overrides this to configure it."""
+    return {}
+
+
+@pytest.fixture(scope="module")
+def server(
+    tmp_path_factory: pytest.TempPathFactory, server_settings: dict[str, str]
+) -> Iterator[ServerProcess]:
     """One real server per test module, with its own data directory."""
     data_dir = tmp_path_factory.mktemp("server") / "data"
-    running = ServerProcess.start(data_dir)
+    running = ServerProcess.start(data_dir, server_settings)
     yield running
     running.stop()
 

@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 
-from tests.serverproc import Account, ServerProcess
+from tests.serverproc import Account
 
 ALLOWED_ORIGIN = "https://app.example.test"
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = ServerProcess.start(
-        tmp_path_factory.mktemp("http") / "data", {"CORS_ORIGINS": ALLOWED_ORIGIN}
-    )
-    yield running
-    running.stop()
+def server_settings() -> dict[str, str]:
+    return {"CORS_ORIGINS": ALLOWED_ORIGIN}
 
 
 def test_unknown_path_is_json_404(client: httpx.Client) -> None:

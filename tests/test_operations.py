@@ -9,7 +9,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,12 +66,8 @@ def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = ServerProcess.start(
-        tmp_path_factory.mktemp("ops") / "data", {"METRICS_TOKEN": METRICS_TOKEN}
-    )
-    yield running
-    running.stop()
+def server_settings() -> dict[str, str]:
+    return {"METRICS_TOKEN": METRICS_TOKEN}
 
 
 def test_healthz(client: httpx.Client) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import socket
-from collections.abc import Iterator
 from typing import Any
 
 import anyio
@@ -20,13 +19,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    running = ServerProcess.start(
-        tmp_path_factory.mktemp("sse") / "data",
-        {"SSE_KEEPALIVE_SECONDS": "0.3", "SSE_QUEUE_LIMIT": "100"},
-    )
-    yield running
-    running.stop()
+def server_settings() -> dict[str, str]:
+    return {"SSE_KEEPALIVE_SECONDS": "0.3", "SSE_QUEUE_LIMIT": "100"}
 
 
 def _closed_streams(server: ServerProcess, reason: str) -> int:
