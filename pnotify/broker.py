@@ -95,7 +95,6 @@ class Broker:
         self.queue_limit = queue_limit
         self._by_user: dict[str, set[Subscription]] = {}
         self._ticker: asyncio.Task[None] | None = None
-        self.events_published = 0
 
     @property
     def subscriber_count(self) -> int:
@@ -129,7 +128,6 @@ class Broker:
     def publish(self, changes: Iterable[Change]) -> None:
         """Called on the loop after COMMIT, with the batch's changes in cursor order."""
         for change in changes:
-            self.events_published += 1
             for subscription in tuple(self._by_user.get(change.user_id, ())):
                 subscription.push(change)
 

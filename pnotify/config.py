@@ -52,7 +52,6 @@ class Settings:
     delete_archived_after_days: int | None = None
     tombstone_retention_days: int = 90
     retention_interval_seconds: float = 600.0
-    host_from_user: bool = False
 
     @property
     def local_mode(self) -> bool:
@@ -236,7 +235,6 @@ def load_settings(
     )
 
     oidc = _oidc_settings(env)
-    host_from_user = host is not None or "HOST" in env
     bind_host = host if host is not None else env.get("HOST", "127.0.0.1")
     bind_port = port if port is not None else _parse_port("PORT", env.get("PORT", "8000"))
 
@@ -279,7 +277,6 @@ def load_settings(
             "TOKEN_BCRYPT_ROUNDS", env.get("TOKEN_BCRYPT_ROUNDS", "12"), 4, 16
         ),
         oidc=oidc,
-        host_from_user=host_from_user,
         sse_keepalive_seconds=_parse_seconds(
             "SSE_KEEPALIVE_SECONDS", env.get("SSE_KEEPALIVE_SECONDS", "15"), 0.05, 300.0
         ),

@@ -115,9 +115,6 @@ class Writer:
         self._blocking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pnotify-commit")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self.batches = 0
-        self.jobs_done = 0
-        self.last_commit_seconds = 0.0
 
     @property
     def pending(self) -> int:
@@ -170,10 +167,9 @@ class Writer:
             batch, self._pending = self._pending[:MAX_BATCH], self._pending[MAX_BATCH:]
             started = time.perf_counter()
             outcomes, events = await self._commit_batch(loop, batch)
-            self.last_commit_seconds = time.perf_counter() - started
-            self.batches += 1
+            seconds = time.perf_counter() - started
             if self._observe_commit is not None:
-                self._observe_commit(self.last_commit_seconds)
+                self._observe_commit(seconds)
             self._resolve(outcomes, events)
 
     async def _commit_batch(
@@ -236,7 +232,6 @@ class Writer:
             except Exception:
                 log.exception("publishing committed changes failed")
         for job, ok, value in outcomes:
-            self.jobs_done += 1
             if job.future.done():  # the request was cancelled (client went away)
                 continue
             if ok:
