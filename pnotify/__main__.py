@@ -27,8 +27,8 @@ import uvicorn
 from pnotify import backup, db, logs, migrate
 from pnotify.clock import now_us, to_iso
 from pnotify.config import ConfigError, Settings, load_settings, with_bound_port
+from pnotify.storage import client_tokens as token_store
 from pnotify.storage import sessions as session_store
-from pnotify.storage import tokens as token_store
 from pnotify.storage import users
 
 log = logging.getLogger("pnotify")

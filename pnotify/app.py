@@ -12,11 +12,11 @@ import sys
 import time
 
 from pnotify import db
-from pnotify.auth import Principal, TokenAuthenticator, bearer_token
+from pnotify.bearer import Principal, TokenAuthenticator, bearer_token
 from pnotify.broker import Broker, CloseReason
 from pnotify.clock import now_us
 from pnotify.config import Settings
-from pnotify.handlers import auth, me, notifications, ops, pages, static, sync, tokens
+from pnotify.handlers import api_tokens, me, notifications, ops, pages, signin, static, sync
 from pnotify.http import (
     BadRequest,
     ClientDisconnected,
@@ -35,9 +35,9 @@ from pnotify.oidc import OIDCClient
 from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.routing import Access, Route, Router
 from pnotify.services import Services
-from pnotify.sessions import SessionCookies
+from pnotify.session_cookies import SessionCookies
+from pnotify.storage import client_tokens as token_store
 from pnotify.storage import sessions as session_store
-from pnotify.storage import tokens as token_store
 from pnotify.storage.notifications import Change
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,8 @@ class App:
                 *sync.routes(services),
                 *notifications.routes(services),
                 *me.routes(services),
-                *tokens.routes(services),
-                *auth.routes(services, self.oidc),
+                *api_tokens.routes(services),
+                *signin.routes(services, self.oidc),
                 *pages.routes(services),
                 *static.routes(),
                 *ops.routes(services, metrics),

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 if TYPE_CHECKING:
-    from pnotify.auth import Principal
+    from pnotify.bearer import Principal
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import apsw
 
-from pnotify.auth import TokenAuthenticator
+from pnotify.bearer import TokenAuthenticator
 from pnotify.broker import Broker
 from pnotify.config import Settings
 from pnotify.db import Writer
-from pnotify.sessions import SessionCookies
+from pnotify.session_cookies import SessionCookies
 
 
 @dataclass

@@ -9,8 +9,8 @@ import re
 from datetime import UTC, datetime
 
 from pnotify.clock import now_us, to_iso
+from pnotify.storage.client_tokens import ClientToken
 from pnotify.storage.notifications import Notification
-from pnotify.storage.tokens import ClientToken
 from pnotify.templating import Safe, escape, render
 
 PRIORITY_LABELS = {

@@ -22,7 +22,7 @@ from typing import Any
 import apsw
 
 from pnotify import db
-from pnotify.storage import tokens as token_store
+from pnotify.storage import client_tokens as token_store
 from pnotify.storage import users
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

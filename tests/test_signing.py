@@ -8,7 +8,7 @@ import pytest
 
 from pnotify import signing
 from pnotify.config import load_settings
-from pnotify.sessions import SessionCookies, safe_next
+from pnotify.session_cookies import SessionCookies, safe_next
 
 OLD, NEW = b"old-secret-key-0123456789", b"new-secret-key-0123456789"
 

@@ -11,8 +11,8 @@ from pnotify import views
 from pnotify.http import NotFound, Request, Response
 from pnotify.routing import Access, Route
 from pnotify.services import Services
+from pnotify.storage import client_tokens as token_store
 from pnotify.storage import notifications as store
-from pnotify.storage import tokens as token_store
 from pnotify.storage import users
 from pnotify.templating import Safe, escape, page, render
 

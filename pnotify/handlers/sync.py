@@ -23,7 +23,7 @@ import uuid
 from typing import Any
 
 from pnotify import sse
-from pnotify.auth import Principal
+from pnotify.bearer import Principal
 from pnotify.broker import CloseReason, Subscription
 from pnotify.clock import to_iso
 from pnotify.http import BadRequest, Message, Receive, Request, Response, Send

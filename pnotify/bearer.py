@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import apsw
 
-from pnotify import tokens as token_format
+from pnotify import token_format
 from pnotify.clock import now_us
 from pnotify.http import Request, TooManyRequests, Unauthorized
-from pnotify.storage import tokens as token_store
+from pnotify.storage import client_tokens as token_store
 
 VERIFIED_CACHE_SIZE = 10_000
 FAILURE_WINDOW_SECONDS = 300.0

@@ -12,7 +12,7 @@ from pnotify.http import Request, Response
 from pnotify.oidc import LoginRequest, OIDCClient, OIDCError, ProviderUnavailable
 from pnotify.routing import Access, Route
 from pnotify.services import Services
-from pnotify.sessions import SESSION_TTL_SECONDS, PendingLogin, safe_next
+from pnotify.session_cookies import SESSION_TTL_SECONDS, PendingLogin, safe_next
 from pnotify.storage import sessions as session_store
 from pnotify.storage import users
 from pnotify.templating import message_page

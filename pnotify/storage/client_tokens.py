@@ -11,7 +11,7 @@ import apsw
 
 from pnotify.clock import now_us, to_iso
 from pnotify.ids import uuid7
-from pnotify.tokens import hash_secret, new_token
+from pnotify.token_format import hash_secret, new_token
 
 DEVICE_TYPES = ("android", "gnome", "other")
 SCOPES = ("publish", "full")

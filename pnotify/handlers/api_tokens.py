@@ -18,7 +18,7 @@ from pnotify.clock import now_us, to_iso
 from pnotify.http import NotFound, Request, Response, ValidationError
 from pnotify.routing import Access, Route
 from pnotify.services import Services
-from pnotify.storage import tokens as token_store
+from pnotify.storage import client_tokens as token_store
 
 QR_TICKET_SECONDS = 300
 NAME_MAX = 100

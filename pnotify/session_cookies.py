@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import apsw
 
 from pnotify import signing
-from pnotify.auth import Principal
+from pnotify.bearer import Principal
 from pnotify.config import Settings
 from pnotify.http import Request
 from pnotify.oidc import LoginRequest
