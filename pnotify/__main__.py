@@ -33,9 +33,6 @@ from pnotify.storage import users
 
 log = logging.getLogger("pnotify")
 
-DAY_US = 86_400 * 1_000_000
-LOGIN_LINK_TTL_SECONDS = 600
-
 
 class CommandError(Exception):
     """A command cannot do what was asked; the message says why."""
@@ -99,17 +96,18 @@ def _token_command(args: argparse.Namespace, settings: Settings) -> None:
     try:
         user = _user_for_command(conn, settings, args.user)
         if args.token_command == "create":
-            if not args.name.strip() or len(args.name) > 100:
-                raise CommandError("--name must be 1 to 100 characters")
-            expires_at = None
-            if args.expires_in is not None:
-                if not 1 <= args.expires_in <= 3650:
-                    raise CommandError("--expires-in must be between 1 and 3650 days")
-                expires_at = now_us() + args.expires_in * DAY_US
+            try:
+                name = token_store.checked_name(args.name)
+            except token_store.TokenRuleError as error:
+                raise CommandError(f"--name {error}") from None
+            try:
+                expires_at = token_store.expiry_after_days(args.expires_in, now_us())
+            except token_store.TokenRuleError as error:
+                raise CommandError(f"--expires-in {error}") from None
             new = token_store.create(
                 conn,
                 user.id,
-                args.name.strip(),
+                name,
                 device_type=args.device_type,
                 scope=args.scope,
                 expires_at=expires_at,
@@ -145,11 +143,14 @@ def _login_link(settings: Settings) -> None:
     conn = db.open_and_migrate(settings.database_path, settings.synchronous)
     try:
         with conn:
-            code = session_store.create_login_link_code(conn, LOGIN_LINK_TTL_SECONDS)
+            code = session_store.create_login_link_code(conn)
     finally:
         conn.close()
     print(f"{settings.public_url}/auth/local?code={code}")
-    print(f"one-time link, valid {LOGIN_LINK_TTL_SECONDS // 60} minutes", file=sys.stderr)
+    print(
+        f"one-time link, valid {session_store.LOGIN_LINK_TTL_SECONDS // 60} minutes",
+        file=sys.stderr,
+    )
 
 
 def _serve(settings: Settings) -> int:

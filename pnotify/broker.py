@@ -14,7 +14,7 @@ import enum
 from collections import deque
 from collections.abc import Callable, Iterable
 
-from pnotify.storage.notifications import Change
+from pnotify.changes import Change
 
 QUEUE_LIMIT = 1_000
 

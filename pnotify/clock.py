@@ -6,6 +6,8 @@ import time
 from datetime import UTC, datetime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+SECOND_US = 1_000_000
+DAY_US = 86_400 * SECOND_US
 
 
 def now_us() -> int:
@@ -17,6 +19,10 @@ def to_iso(micros: int) -> str:
     seconds, fraction = divmod(micros, 1_000_000)
     # gmtime + strftime: a third cheaper than datetime arithmetic, and it runs per field per row.
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{fraction:06d}+00:00"
+
+
+def to_iso_or_none(micros: int | None) -> str | None:
+    return None if micros is None else to_iso(micros)
 
 
 def parse_iso(text: str) -> int:

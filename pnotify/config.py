@@ -52,6 +52,7 @@ class Settings:
     delete_archived_after_days: int | None = None
     tombstone_retention_days: int = 90
     retention_interval_seconds: float = 600.0
+    read_time_limit_ms: float = 1000.0
 
     @property
     def local_mode(self) -> bool:

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 import apsw
 
 from pnotify import migrate
+from pnotify.changes import Change
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,32 @@ def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) ->
     return conn
 
 
+# The progress handler runs every this many SQLite VM steps: a few microseconds apart.
+PROGRESS_STEPS = 1_000
+
+
+def limit_read_time(conn: apsw.Connection, milliseconds: float) -> None:
+    """Interrupt any statement on `conn` that runs longer than `milliseconds`.
+
+    Reads run inline on the event loop (measured fastest), so a slow one would hold every
+    request and stream hostage. As datasette's `sqlite_timelimit` does, a progress handler
+    checks the clock; the exec tracer notes when each statement starts (~0.4 µs a statement).
+    A cut statement raises `apsw.InterruptError`, which the app answers with a 503.
+    """
+    limit = milliseconds / 1000
+    started = [time.monotonic()]
+
+    def statement_started(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
+        started[0] = time.monotonic()
+        return True  # go ahead with the statement
+
+    def too_long() -> bool:
+        return time.monotonic() - started[0] > limit
+
+    conn.exec_trace = statement_started
+    conn.set_progress_handler(too_long, PROGRESS_STEPS)
+
+
 def open_and_migrate(path: Path, synchronous: str = "FULL") -> apsw.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -82,7 +109,7 @@ class WriteContext:
 
     conn: apsw.Connection
     last_cursor: int
-    events: list[Any] = field(default_factory=list)
+    events: list[Change] = field(default_factory=list)
 
     def next_cursor(self) -> int:
         self.last_cursor += 1
@@ -102,7 +129,7 @@ class Writer:
         self,
         path: Path,
         synchronous: str,
-        on_commit: Callable[[list[Any]], None] | None = None,
+        on_commit: Callable[[list[Change]], None] | None = None,
         observe_commit: Callable[[float], None] | None = None,
     ) -> None:
         self._path = path
@@ -174,7 +201,7 @@ class Writer:
 
     async def _commit_batch(
         self, loop: asyncio.AbstractEventLoop, batch: list[_Job]
-    ) -> tuple[list[tuple[_Job, bool, Any]], list[Any]]:
+    ) -> tuple[list[tuple[_Job, bool, Any]], list[Change]]:
         conn = self._conn
         assert conn is not None
         context = WriteContext(conn, 0)
@@ -224,7 +251,7 @@ class Writer:
             return job, False, error
         return job, True, result
 
-    def _resolve(self, outcomes: list[tuple[_Job, bool, Any]], events: list[Any]) -> None:
+    def _resolve(self, outcomes: list[tuple[_Job, bool, Any]], events: list[Change]) -> None:
         # Publish committed changes first, in cursor order, then wake the requests.
         if events and self._on_commit is not None:
             try:

@@ -9,8 +9,11 @@ from http.cookies import SimpleCookie
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
+from pnotify import errors, jsontext
+
 if TYPE_CHECKING:
-    from pnotify.bearer import Principal
+    from pnotify.auth.access import Principal
+    from pnotify.routing import Router
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -21,55 +24,72 @@ MAX_BODY_BYTES = 256 * 1024
 
 
 class HTTPError(Exception):
-    """An error that becomes `{"detail": …}` with its status, in one place (the app)."""
+    """An error that becomes `{"detail": …, "code": …}` with its status, in one place (the app).
+
+    `code` is one of the table in errors.py, and must have this class's status.
+    """
 
     status = 500
+    default_code = "internal_error"
 
-    def __init__(self, detail: str, *, headers: Mapping[str, str] | None = None) -> None:
+    def __init__(
+        self, detail: str, *, code: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.code = code or self.default_code
+        assert errors.kind(self.code).status == self.status, self.code
         self.headers = dict(headers or {})
 
 
 class BadRequest(HTTPError):
     status = 400
+    default_code = "bad_request"
 
 
 class Unauthorized(HTTPError):
     status = 401
+    default_code = "authentication_required"
 
-    def __init__(self, detail: str) -> None:
-        super().__init__(detail, headers={"www-authenticate": "Bearer"})
+    def __init__(self, detail: str, *, code: str | None = None) -> None:
+        super().__init__(detail, code=code, headers={"www-authenticate": "Bearer"})
 
 
 class Forbidden(HTTPError):
     status = 403
+    default_code = "forbidden"
 
 
 class NotFound(HTTPError):
     status = 404
+    default_code = "not_found"
 
 
 class MethodNotAllowed(HTTPError):
     status = 405
+    default_code = "method_not_allowed"
 
 
 class PayloadTooLarge(HTTPError):
     status = 413
+    default_code = "payload_too_large"
 
 
 class UnsupportedMediaType(HTTPError):
     status = 415
+    default_code = "unsupported_media_type"
 
 
 class TooManyRequests(HTTPError):
     status = 429
+    default_code = "too_many_failures"
 
 
 class ValidationError(HTTPError):
     """A value that parses but is not allowed; the detail starts with the field's name."""
 
     status = 422
+    default_code = "validation_failed"
 
     def __init__(self, field_name: str, problem: str) -> None:
         super().__init__(f"{field_name}: {problem}")
@@ -78,6 +98,7 @@ class ValidationError(HTTPError):
 
 class ServiceUnavailable(HTTPError):
     status = 503
+    default_code = "read_timeout"
 
 
 @dataclass
@@ -94,6 +115,11 @@ class Request:
         if self.principal is None:
             raise Unauthorized("authentication required")
         return self.principal
+
+    def url_for(self, name: str, /, **params: str) -> str:
+        """The path of a named route (routing.Router.url_for)."""
+        router: Router = self.scope["pnotify.router"]
+        return router.url_for(name, **params)
 
     @property
     def method(self) -> str:
@@ -168,15 +194,16 @@ class Request:
             raise UnsupportedMediaType("Content-Type must be application/json")
         raw = await self.body()
         if not raw.strip():
-            raise BadRequest("request body is empty; expected a JSON object")
+            raise BadRequest("request body is empty; expected a JSON object", code="invalid_json")
         try:
             value = json.loads(raw)
         except (ValueError, RecursionError) as error:
             raise BadRequest(
-                f"request body is not valid JSON ({_json_error_position(error)})"
+                f"request body is not valid JSON ({_json_error_position(error)})",
+                code="invalid_json",
             ) from None
         if not isinstance(value, dict):
-            raise BadRequest("request body must be a JSON object")
+            raise BadRequest("request body must be a JSON object", code="invalid_json")
         return value
 
 
@@ -193,7 +220,7 @@ class ClientDisconnected(Exception):
 
 
 def _encode_json(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return jsontext.compact(value).encode()
 
 
 @dataclass
@@ -233,8 +260,18 @@ class Response:
         return cls(status, b"", [("location", location)])
 
     @classmethod
-    def error(cls, status: int, detail: str, headers: Mapping[str, str] | None = None) -> Response:
-        return cls.json({"detail": detail}, status, headers)
+    def error(cls, error: HTTPError) -> Response:
+        return cls.json({"detail": error.detail, "code": error.code}, error.status, error.headers)
+
+    def set_cookie(self, name: str, value: str, *, max_age: int, secure: bool) -> None:
+        """Every cookie of ours is HttpOnly, SameSite=Lax and site-wide."""
+        parts = [f"{name}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly", "SameSite=Lax"]
+        if secure:
+            parts.append("Secure")
+        self.headers.append(("set-cookie", "; ".join(parts)))
+
+    def delete_cookie(self, name: str, *, secure: bool) -> None:
+        self.set_cookie(name, "", max_age=0, secure=secure)
 
     def set_header(self, name: str, value: str) -> None:
         lower = name.lower()

@@ -5,8 +5,12 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
-from pnotify.storage.notifications import Change
+from pnotify.changes import CHANGE_KINDS, Change
+
+if TYPE_CHECKING:
+    from pnotify.services import Services
 
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
 
@@ -61,6 +65,19 @@ class Metrics:
         self.counters: dict[str, tuple[str, Callable[[], float]]] = {}
         self.changes: Counter[str] = Counter()
 
+    def watch(self, services: Services) -> None:
+        """Gauges and counters read from the running server's parts at each scrape."""
+        broker, writer, tokens = services.broker, services.writer, services.tokens
+        self.gauge("pnotify_sse_streams", "Open SSE streams.", lambda: broker.subscriber_count)
+        self.gauge(
+            "pnotify_write_queue_depth", "Writes waiting for the writer.", lambda: writer.pending
+        )
+        self.counter(
+            "pnotify_token_auth_failures_total",
+            "Refused API-token authentications.",
+            lambda: tokens.failures_total,
+        )
+
     def count_changes(self, changes: Iterable[Change]) -> None:
         for change in changes:
             self.changes[change.kind] += 1
@@ -101,7 +118,7 @@ class Metrics:
             "# HELP pnotify_notification_changes_total Committed changes by kind.",
             "# TYPE pnotify_notification_changes_total counter",
         ]
-        for change_kind in ("created", "status_change", "deleted"):
+        for change_kind in CHANGE_KINDS:
             count = self.changes[change_kind]
             lines.append(
                 f"pnotify_notification_changes_total{_labels((('kind', change_kind),))} {count}"

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pnotify.clock import DAY_US
 from pnotify.db import WriteContext
 from pnotify.storage import notifications as store
-
-DAY_US = 86_400 * 1_000_000
 
 
 @dataclass(frozen=True)

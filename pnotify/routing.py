@@ -1,8 +1,16 @@
-"""Routes are data: (method, path pattern, handler, who may call it).
+"""Routes are data: (method, path pattern, handler, who may call it, name).
+
+Path parameters have types, as starlette's convertors do: `{id:uuid}` matches only a UUID (and
+hands it over in lower case), `{name}` or `{name:str}` one path segment. A path that fits no
+pattern is a 404 from the router itself, and because typed parameters cannot swallow the fixed
+paths beside them (`/api/notifications/stream` is no UUID), the order of the table does not
+matter. Fixed paths are found by one dictionary look-up.
 
 A path that matches with the wrong method is a 405 with `Allow`, not a 404. Collection paths are
 written with their trailing slash, as in the spec; the same path without it is served too, since
 clients routinely drop it and a redirect would lose a POST body on some of them.
+
+URLs are built from route names (`Router.url_for`), never assembled by hand in handlers.
 """
 
 from __future__ import annotations
@@ -16,11 +24,26 @@ from pnotify.http import MethodNotAllowed, NotFound, Request, Response
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-_PARAM = re.compile(r"\{([a-z_]+)\}")
+_PARAM = re.compile(r"\{([a-z_]+)(?::([a-z]+))?\}")
+
+
+@dataclass(frozen=True)
+class Convertor:
+    regex: str
+    normalise: Callable[[str], str] = str
+
+
+CONVERTORS = {
+    "str": Convertor("[^/]+"),
+    "uuid": Convertor(
+        "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", str.lower
+    ),
+}
 
 
 class Access(enum.Enum):
     PUBLIC = "public"  # no credentials
+    PAGE = "page"  # a browser session; a signed-out visitor is sent to sign in
     SESSION = "session"  # browser session cookie only
     TOKEN = "token"  # bearer token only
     ANY = "any"  # session or bearer token
@@ -34,15 +57,50 @@ class Route:
     access: Access = Access.ANY
     # Publish-scope tokens (scripts, CI) may only call routes that say so.
     publish_scope: bool = False
+    name: str | None = None
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    # The pattern without parameter types: the label in metrics and the access log.
+    template: str = field(init=False, repr=False, compare=False)
+    convertors: dict[str, Convertor] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        parts = _PARAM.split(self.pattern)
-        expression = "".join(
-            f"(?P<{part}>[^/]+)" if index % 2 else re.escape(part)
-            for index, part in enumerate(parts)
-        )
+        convertors: dict[str, Convertor] = {}
+        expression = ""
+        position = 0
+        for found in _PARAM.finditer(self.pattern):
+            name, kind = found.group(1), found.group(2) or "str"
+            if kind not in CONVERTORS:
+                raise ValueError(f"{self.pattern}: unknown parameter type {kind!r}")
+            convertors[name] = CONVERTORS[kind]
+            expression += re.escape(self.pattern[position : found.start()])
+            expression += f"(?P<{name}>{CONVERTORS[kind].regex})"
+            position = found.end()
+        expression += re.escape(self.pattern[position:])
         object.__setattr__(self, "regex", re.compile(expression))
+        object.__setattr__(self, "convertors", convertors)
+        object.__setattr__(self, "template", _PARAM.sub(r"{\1}", self.pattern))
+
+    @property
+    def is_fixed(self) -> bool:
+        return not self.convertors
+
+    def match(self, path: str) -> dict[str, str] | None:
+        found = self.regex.fullmatch(path)
+        if found is None:
+            return None
+        return {
+            name: self.convertors[name].normalise(value)
+            for name, value in found.groupdict().items()
+        }
+
+    def url(self, params: dict[str, str]) -> str:
+        def substitute(found: re.Match[str]) -> str:
+            return params[found.group(1)]
+
+        path = _PARAM.sub(substitute, self.pattern)
+        if self.match(path) != {k: v for k, v in params.items() if k in self.convertors}:
+            raise ValueError(f"{params} do not fit {self.pattern}")
+        return path
 
 
 @dataclass(frozen=True)
@@ -54,28 +112,48 @@ class Match:
 class Router:
     def __init__(self, routes: Iterable[Route]) -> None:
         self.routes = list(routes)
+        self._fixed: dict[str, dict[str, Route]] = {}
+        self._patterned: list[Route] = []
+        self._named: dict[str, Route] = {}
+        for route in self.routes:
+            if route.is_fixed:
+                methods = self._fixed.setdefault(route.pattern, {})
+                if route.method in methods:
+                    raise ValueError(f"{route.method} {route.pattern} is routed twice")
+                methods[route.method] = route
+            else:
+                self._patterned.append(route)
+            if route.name is not None and self._named.setdefault(route.name, route) is not route:
+                raise ValueError(f"route name {route.name!r} is used twice")
+
+    def url_for(self, name: str, /, **params: str) -> str:
+        return self._named[name].url(params)
 
     def resolve(self, method: str, path: str) -> Match:
-        candidates = [path]
-        if not path.endswith("/"):
-            candidates.append(path + "/")
-        allowed: set[str] = set()
+        candidates = (path,) if path.endswith("/") else (path, path + "/")
         for candidate in candidates:
-            for route in self.routes:
-                found = route.regex.fullmatch(candidate)
-                if found is None:
-                    continue
+            found = self._candidates(candidate)
+            if not found:
+                continue
+            for route, params in found:
                 if route.method == method or (method == "HEAD" and route.method == "GET"):
-                    return Match(route, found.groupdict())
-                allowed.add(route.method)
-            if allowed:
-                break
-        if allowed:
+                    return Match(route, params)
+            allowed = {route.method for route, _ in found} | {"OPTIONS"}
             if "GET" in allowed:
                 allowed.add("HEAD")
-            allowed.add("OPTIONS")
             raise MethodNotAllowed(
                 f"method {method} is not allowed here",
                 headers={"allow": ", ".join(sorted(allowed))},
             )
         raise NotFound("not found")
+
+    def _candidates(self, path: str) -> list[tuple[Route, dict[str, str]]]:
+        fixed = self._fixed.get(path)
+        if fixed is not None:
+            return [(route, {}) for route in fixed.values()]
+        found = []
+        for route in self._patterned:
+            params = route.match(path)
+            if params is not None:
+                found.append((route, params))
+        return found

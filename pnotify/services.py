@@ -1,4 +1,5 @@
-"""What handlers share: settings, the loop's read connection, the writer and the authenticators."""
+"""What handlers share: settings, the loop's read connection, the writer, the broker and the
+authenticators. Built once at start-up (app.py) and handed to each handler module's `routes`."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ from dataclasses import dataclass
 
 import apsw
 
-from pnotify.bearer import TokenAuthenticator
+from pnotify.auth.access import AccessControl
+from pnotify.auth.bearer import TokenAuthenticator
+from pnotify.auth.session_cookies import SessionCookies
 from pnotify.broker import Broker
 from pnotify.config import Settings
 from pnotify.db import Writer
-from pnotify.session_cookies import SessionCookies
 
 
 @dataclass
@@ -21,3 +23,4 @@ class Services:
     tokens: TokenAuthenticator
     broker: Broker
     cookies: SessionCookies
+    access: AccessControl

@@ -7,10 +7,10 @@ name the field.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from pnotify import jsontext
 from pnotify.clock import parse_iso
 from pnotify.http import BadRequest, ValidationError
 
@@ -60,7 +60,7 @@ def json_object(data: Mapping[str, Any], name: str, max_bytes: int) -> str | Non
         return None
     if not isinstance(value, dict):
         raise ValidationError(name, "must be a JSON object")
-    encoded = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    encoded = jsontext.compact(value)
     if len(encoded.encode()) > max_bytes:
         raise ValidationError(name, f"must be at most {max_bytes} bytes as JSON")
     return encoded

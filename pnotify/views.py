@@ -8,6 +8,7 @@ import json
 import re
 from datetime import UTC, datetime
 
+from pnotify import jsontext
 from pnotify.clock import now_us, to_iso
 from pnotify.storage.client_tokens import ClientToken
 from pnotify.storage.notifications import Notification
@@ -53,7 +54,7 @@ def linkify(text: str) -> Safe:
 
 
 def _metadata_value(value: object) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return value if isinstance(value, str) else jsontext.compact(value)
 
 
 def _metadata(raw: str | None) -> Safe:

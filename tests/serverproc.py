@@ -221,7 +221,7 @@ def wait_for(predicate: Any, timeout: float = 10.0) -> None:
 
 def session_cookie_for(server: ServerProcess, user_id: str) -> str:
     """A signed session cookie value for a user, made through storage (for isolation tests)."""
-    from pnotify import signing
+    from pnotify.auth import signing
     from pnotify.storage import sessions
 
     key = (server.data_dir / "secret_key").read_text().strip().encode()

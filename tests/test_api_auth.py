@@ -138,7 +138,10 @@ def test_other_users_notifications_do_not_exist(
     for call in _calls(target)[2:5]:
         response = _send(client, call, intruder.headers)
         assert response.status_code == 404, call
-        assert response.json() == {"detail": "notification not found"}
+        assert response.json() == {
+            "detail": "notification not found",
+            "code": "notification_not_found",
+        }
 
     for params in (
         {},

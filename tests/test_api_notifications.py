@@ -262,15 +262,22 @@ def test_delete(client: httpx.Client, account: Account) -> None:
 
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
 def test_unknown_id_is_404(client: httpx.Client, account: Account, method: str) -> None:
-    for missing in ("01a2150d-5823-7e35-80d1-2bf01ce8d93e", "not-a-uuid", "%27%20OR%201=1"):
-        response = client.request(
+    def send(notification_id: str) -> httpx.Response:
+        return client.request(
             method,
-            BASE + missing,
+            BASE + notification_id,
             headers=account.headers,
             json={"status": "read"} if method == "PATCH" else None,
         )
+
+    response = send("01a2150d-5823-7e35-80d1-2bf01ce8d93e")
+    assert response.status_code == 404
+    assert response.json() == {"detail": "notification not found", "code": "notification_not_found"}
+    # Not a UUID at all: the router's own 404, before any handler or query runs.
+    for not_an_id in ("not-a-uuid", "%27%20OR%201=1", "01a2150d-5823-7e35-80d1-2bf01ce8d93"):
+        response = send(not_an_id)
         assert response.status_code == 404
-        assert response.json() == {"detail": "notification not found"}
+        assert response.json() == {"detail": "not found", "code": "not_found"}
 
 
 @pytest.mark.anyio

@@ -19,7 +19,7 @@ def test_unknown_path_is_json_404(client: httpx.Client) -> None:
     response = client.get("/api/nothing-here")
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json"
-    assert response.json() == {"detail": "not found"}
+    assert response.json() == {"detail": "not found", "code": "not_found"}
 
 
 def test_wrong_method_is_405_with_allow(client: httpx.Client, account: Account) -> None:
@@ -111,7 +111,7 @@ def test_error_responses_never_carry_tracebacks(client: httpx.Client, account: A
     for response in odd_requests:
         assert response.status_code < 500, response.text
         assert "Traceback" not in response.text
-        assert set(response.json()) == {"detail"} or response.status_code == 200
+        assert set(response.json()) == {"detail", "code"} or response.status_code == 200
 
 
 def test_static_files_have_etags_and_fingerprints(client: httpx.Client) -> None:

@@ -252,7 +252,11 @@ def test_logout_ends_the_session_everywhere(
 ) -> None:
     assert sign_in(browser).status_code == 303
     copied = browser.cookies["pn_session"]
-    out = browser.get("/auth/logout")
+    confirm = browser.get("/auth/logout")  # a page with a button: GET signs nobody out
+    assert confirm.status_code == 200
+    assert '<form method="post" action="/auth/logout">' in confirm.text
+    assert browser.get("/api/me").status_code == 200
+    out = browser.post("/auth/logout", headers={"origin": server.url})
     assert out.status_code == 303
     end_session = urlsplit(out.headers["location"])
     assert out.headers["location"].startswith(provider.issuer + "end-session/")
@@ -314,7 +318,11 @@ async def test_logout_closes_that_sessions_streams(
     async with async_client(server.url) as http:
         http.cookies.set("pn_session", cookie)
         async with open_stream(http, {}) as stream:
-            assert browser.get("/auth/logout").status_code == 303
+            other_site = browser.post("/auth/logout", headers={"origin": "https://evil.example"})
+            assert other_site.status_code == 403
+            assert other_site.json()["code"] == "cross_origin"
+            logout = browser.post("/auth/logout", headers={"sec-fetch-site": "same-origin"})
+            assert logout.status_code == 303
             await stream.until_end(timeout=3)
 
 

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from pnotify import signing
+from pnotify.auth import signing
+from pnotify.auth.session_cookies import SessionCookies, safe_next
 from pnotify.config import load_settings
-from pnotify.session_cookies import SessionCookies, safe_next
+from pnotify.http import Response
 
 OLD, NEW = b"old-secret-key-0123456789", b"new-secret-key-0123456789"
 
@@ -46,14 +47,21 @@ def test_tampering_is_refused(mangle: str) -> None:
 
 def test_host_prefix_and_secure_on_https(tmp_path: Path) -> None:
     https = load_settings({"DATA_DIR": str(tmp_path), "PUBLIC_URL": "https://notify.example"}, None)
-    cookies = SessionCookies(https)
-    header = cookies.session_cookie("raw")
+    header = _session_set_cookie(SessionCookies(https))
     assert header.startswith("__Host-pn_session=")
-    assert "; Secure" in header and "; Path=/" in header and "Domain" not in header
-    plain = SessionCookies(load_settings({"DATA_DIR": str(tmp_path)}, None))
-    assert plain.session_cookie("raw").startswith(
-        "pn_session="
-    ) and "Secure" not in plain.session_cookie("raw")
+    assert "; Secure" in header
+    assert "; Path=/" in header
+    assert "Domain" not in header
+    plain = _session_set_cookie(SessionCookies(load_settings({"DATA_DIR": str(tmp_path)}, None)))
+    assert plain.startswith("pn_session=")
+    assert "Secure" not in plain
+
+
+def _session_set_cookie(cookies: SessionCookies) -> str:
+    response = Response.no_content()
+    cookies.set_session(response, "raw")
+    (header,) = [value for name, value in response.headers if name == "set-cookie"]
+    return header
 
 
 @pytest.mark.parametrize(

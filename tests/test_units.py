@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 
 from pnotify import clock, validation
+from pnotify.auth.token_format import hash_secret, new_token, parse_token, secret_matches
 from pnotify.config import ConfigError, database_path_from_url, load_settings, parse_dotenv
 from pnotify.http import BadRequest, MethodNotAllowed, NotFound, Request, Response, ValidationError
 from pnotify.ids import uuid7
 from pnotify.routing import Route, Router
-from pnotify.token_format import hash_secret, new_token, parse_token, secret_matches
 
 
 async def _handler(request: Request) -> Response:

@@ -21,9 +21,6 @@ from pnotify.services import Services
 from pnotify.storage import client_tokens as token_store
 
 QR_TICKET_SECONDS = 300
-NAME_MAX = 100
-MAX_EXPIRY_DAYS = 3650
-DAY_US = 86_400 * 1_000_000
 CREATE_FIELDS = ("name", "device_type", "scope", "expires_in_days")
 
 
@@ -47,19 +44,18 @@ class TokenHandlers:
     async def create(self, request: Request) -> Response:
         data = await request.json_object()
         check.reject_unknown(data, CREATE_FIELDS)
-        name = check.required_string(data, "name", NAME_MAX).strip()
+        name = check.required_string(data, "name", token_store.NAME_MAX).strip()
         device_type = check.choice(
             data.get("device_type", "other"), "device_type", token_store.DEVICE_TYPES
         )
         scope = check.choice(data.get("scope", "full"), "scope", token_store.SCOPES)
-        expires_at = None
         days = data.get("expires_in_days")
-        if days is not None:
-            if not isinstance(days, int) or isinstance(days, bool):
-                raise ValidationError("expires_in_days", "must be a whole number of days")
-            if not 1 <= days <= MAX_EXPIRY_DAYS:
-                raise ValidationError("expires_in_days", f"must be between 1 and {MAX_EXPIRY_DAYS}")
-            expires_at = now_us() + days * DAY_US
+        if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
+            raise ValidationError("expires_in_days", "must be a whole number of days")
+        try:
+            expires_at = token_store.expiry_after_days(days, now_us())
+        except token_store.TokenRuleError as error:
+            raise ValidationError("expires_in_days", str(error)) from None
         user_id = request.user.user_id
         rounds = self.services.settings.bcrypt_rounds
         new = await asyncio.to_thread(
@@ -69,10 +65,10 @@ class TokenHandlers:
         ticket = self._issue_ticket(new.row.id, user_id, new.plaintext, name)
         body = new.row.to_json() | {
             "token": new.plaintext,
-            "qr_url": f"/api/tokens/{new.row.id}/qr?ticket={ticket}",
+            "qr_url": request.url_for("token_qr", id=new.row.id) + f"?ticket={ticket}",
             "qr_expires_at": to_iso(int(self._tickets[ticket].expires * 1_000_000)),
         }
-        return Response.created(body, f"/api/tokens/{new.row.id}")
+        return Response.created(body, request.url_for("token", id=new.row.id))
 
     def _issue_ticket(self, token_id: str, user_id: str, plaintext: str, name: str) -> str:
         now = time.time()
@@ -94,7 +90,9 @@ class TokenHandlers:
             or ticket.user_id != request.user.user_id
         ):
             raise NotFound(
-                "QR code not available: it is shown only for a few minutes after creating the token"
+                "QR code not available: it is shown only for a few minutes after creating the "
+                "token",
+                code="qr_code_expired",
             )
         kind = check.choice_param(request.query, "format", ("png", "svg")) or "png"
         image = qr.render(ticket.payload, kind)
@@ -107,7 +105,7 @@ class TokenHandlers:
         if row is None or not await self.services.writer.run(
             lambda ctx: token_store.revoke(ctx.conn, user_id, token_id)
         ):
-            raise NotFound("token not found")
+            raise NotFound("token not found", code="token_not_found")
         self.services.tokens.forget_token(row.token_hash)
         self.services.broker.close_where(CloseReason.REVOKED, token_id=token_id)
         for key, ticket in list(self._tickets.items()):
@@ -120,8 +118,8 @@ def routes(services: Services) -> list[Route]:
     handlers = TokenHandlers(services)
     base = "/api/tokens/"
     return [
-        Route("GET", base, handlers.list, Access.SESSION),
+        Route("GET", base, handlers.list, Access.SESSION, name="tokens"),
         Route("POST", base, handlers.create, Access.SESSION),
-        Route("DELETE", base + "{id}", handlers.revoke, Access.SESSION),
-        Route("GET", base + "{id}/qr", handlers.qr_code, Access.SESSION),
+        Route("DELETE", base + "{id:uuid}", handlers.revoke, Access.SESSION, name="token"),
+        Route("GET", base + "{id:uuid}/qr", handlers.qr_code, Access.SESSION, name="token_qr"),
     ]

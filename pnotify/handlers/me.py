@@ -14,7 +14,7 @@ def routes(services: Services) -> list[Route]:
         principal = request.user
         user = users.get(services.reader, principal.user_id)
         if user is None:  # the user was removed while the credentials lived on
-            raise Unauthorized("unknown user")
+            raise Unauthorized("unknown user", code="unknown_user")
         return Response.json(
             {
                 "id": user.id,
@@ -29,4 +29,4 @@ def routes(services: Services) -> list[Route]:
             }
         )
 
-    return [Route("GET", "/api/me", me)]
+    return [Route("GET", "/api/me", me, name="me")]

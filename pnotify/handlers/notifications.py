@@ -18,10 +18,6 @@ MARK_ALL_BATCH = 500
 CREATE_FIELDS = ("title", "message", "priority", "source", "metadata")
 
 
-def location(notification_id: str) -> str:
-    return f"/api/notifications/{notification_id}"
-
-
 class NotificationHandlers:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -39,7 +35,7 @@ class NotificationHandlers:
         )
         user_id = request.user.user_id
         created = await self.services.writer.run(lambda ctx: store.create(ctx, user_id, new))
-        return Response.created(created.to_json(), location(created.id))
+        return Response.created(created.to_json(), request.url_for("notification", id=created.id))
 
     async def list(self, request: Request) -> Response:
         query = request.query
@@ -66,7 +62,7 @@ class NotificationHandlers:
     async def get(self, request: Request) -> Response:
         found = store.get(self.services.reader, request.user.user_id, request.path_params["id"])
         if found is None:
-            raise NotFound("notification not found")
+            raise NotFound("notification not found", code="notification_not_found")
         return Response.json(found.to_json())
 
     async def update(self, request: Request) -> Response:
@@ -80,7 +76,7 @@ class NotificationHandlers:
             lambda ctx: store.set_status(ctx, user_id, notification_id, status)
         )
         if updated is None:
-            raise NotFound("notification not found")
+            raise NotFound("notification not found", code="notification_not_found")
         return Response.json(updated.to_json())
 
     async def mark_all_read(self, request: Request) -> Response:
@@ -101,7 +97,7 @@ class NotificationHandlers:
             lambda ctx: store.delete(ctx, user_id, notification_id)
         )
         if not deleted:
-            raise NotFound("notification not found")
+            raise NotFound("notification not found", code="notification_not_found")
         return Response.no_content()
 
 
@@ -109,10 +105,10 @@ def routes(services: Services) -> list[Route]:
     handlers = NotificationHandlers(services)
     base = "/api/notifications/"
     return [
-        Route("GET", base, handlers.list),
+        Route("GET", base, handlers.list, name="notifications"),
         Route("POST", base, handlers.create, Access.TOKEN, publish_scope=True),
         Route("POST", base + "read-all", handlers.mark_all_read),
-        Route("GET", base + "{id}", handlers.get),
-        Route("PATCH", base + "{id}", handlers.update),
-        Route("DELETE", base + "{id}", handlers.delete),
+        Route("GET", base + "{id:uuid}", handlers.get, name="notification"),
+        Route("PATCH", base + "{id:uuid}", handlers.update),
+        Route("DELETE", base + "{id:uuid}", handlers.delete),
     ]

@@ -1,14 +1,15 @@
 """Server-rendered pages, and the HTML fragments app.js asks for to show live changes.
 
-Signed-out visitors of a page are sent to sign in and brought back afterwards.
+Pages are `Access.PAGE` routes: a signed-out visitor is sent to sign in and brought back
+afterwards (auth/access.py), so a handler here always has a signed-in user.
 """
 
 from __future__ import annotations
 
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from pnotify import views
-from pnotify.http import NotFound, Request, Response
+from pnotify.http import NotFound, Request, Response, Unauthorized
 from pnotify.routing import Access, Route
 from pnotify.services import Services
 from pnotify.storage import client_tokens as token_store
@@ -53,23 +54,14 @@ class PageHandlers:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def _user(self, request: Request) -> users.User | None:
-        principal = self.services.cookies.principal(request, self.services.reader)
-        return users.get(self.services.reader, principal.user_id) if principal else None
-
-    @staticmethod
-    def _to_login(request: Request) -> Response:
-        target = request.path + (
-            "?" + request.scope["query_string"].decode("latin-1")
-            if request.scope.get("query_string")
-            else ""
-        )
-        return Response.redirect("/auth/login?next=" + quote(target, safe="/?=&"), 303)
+    def _user(self, request: Request) -> users.User:
+        user = users.get(self.services.reader, request.user.user_id)
+        if user is None:  # the user was removed while the session lived on
+            raise Unauthorized("unknown user", code="unknown_user")
+        return user
 
     async def dashboard(self, request: Request) -> Response:
         user = self._user(request)
-        if user is None:
-            return self._to_login(request)
         query = request.query
         # A page forgives odd parameters (an old bookmark) by falling back to the defaults.
         status = query.get("status", "inbox")
@@ -126,8 +118,6 @@ class PageHandlers:
 
     async def tokens(self, request: Request) -> Response:
         user = self._user(request)
-        if user is None:
-            return self._to_login(request)
         rows = token_store.list_for_user(self.services.reader, user.id)
         body = render(
             "tokens.html",
@@ -141,7 +131,7 @@ class PageHandlers:
     async def notification_fragment(self, request: Request) -> Response:
         found = store.get(self.services.reader, request.user.user_id, request.path_params["id"])
         if found is None:
-            raise NotFound("notification not found")
+            raise NotFound("notification not found", code="notification_not_found")
         return _fragment(views.notification_item(found))
 
     async def token_fragment(self, request: Request) -> Response:
@@ -149,7 +139,7 @@ class PageHandlers:
             self.services.reader, request.user.user_id, request.path_params["id"]
         )
         if found is None:
-            raise NotFound("token not found")
+            raise NotFound("token not found", code="token_not_found")
         return _fragment(views.token_row(found))
 
 
@@ -160,10 +150,13 @@ def _display_name(user: users.User) -> str:
 def routes(services: Services) -> list[Route]:
     handlers = PageHandlers(services)
     return [
-        Route("GET", "/", handlers.dashboard, Access.PUBLIC),
-        Route("GET", "/tokens", handlers.tokens, Access.PUBLIC),
+        Route("GET", "/", handlers.dashboard, Access.PAGE, name="dashboard"),
+        Route("GET", "/tokens", handlers.tokens, Access.PAGE, name="tokens_page"),
         Route(
-            "GET", "/fragments/notifications/{id}", handlers.notification_fragment, Access.SESSION
+            "GET",
+            "/fragments/notifications/{id:uuid}",
+            handlers.notification_fragment,
+            Access.SESSION,
         ),
-        Route("GET", "/fragments/tokens/{id}", handlers.token_fragment, Access.SESSION),
+        Route("GET", "/fragments/tokens/{id:uuid}", handlers.token_fragment, Access.SESSION),
     ]

@@ -7,15 +7,15 @@ import logging
 import time
 from urllib.parse import urlencode
 
+from pnotify.auth.oidc import LoginRequest, OIDCClient, OIDCError, ProviderUnavailable
+from pnotify.auth.session_cookies import SESSION_TTL_SECONDS, PendingLogin, safe_next
 from pnotify.broker import CloseReason
 from pnotify.http import Request, Response
-from pnotify.oidc import LoginRequest, OIDCClient, OIDCError, ProviderUnavailable
 from pnotify.routing import Access, Route
 from pnotify.services import Services
-from pnotify.session_cookies import SESSION_TTL_SECONDS, PendingLogin, safe_next
 from pnotify.storage import sessions as session_store
 from pnotify.storage import users
-from pnotify.templating import message_page
+from pnotify.templating import Safe, message_page, page, render
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ class AuthHandlers:
             lambda ctx: session_store.create(ctx.conn, user_id, SESSION_TTL_SECONDS, id_token)
         )
         response = Response.redirect(next_path)
-        response.headers.append(("set-cookie", self.cookies.session_cookie(raw)))
+        self.cookies.set_session(response, raw)
         return response
 
     async def login(self, request: Request) -> Response:
@@ -70,9 +70,7 @@ class AuthHandlers:
         except OIDCError as error:
             return _error_page("Sign-in is unavailable", str(error), 502)
         response = Response.redirect(url, 302)
-        response.headers.append(
-            ("set-cookie", self.cookies.login_cookie(PendingLogin(login, next_path)))
-        )
+        self.cookies.set_pending_login(response, PendingLogin(login, next_path))
         return response
 
     async def callback(self, request: Request) -> Response:
@@ -111,13 +109,13 @@ class AuthHandlers:
         )
         log.info("signed in", extra={"user_id": user.id})
         response = await self._start_session(user.id, identity.id_token, pending.next_path)
-        response.headers.append(("set-cookie", self.cookies.clear_login_cookie()))
+        self.cookies.clear_pending_login(response)
         return response
 
     def _failed(self, message: str, status: int = 400) -> Response:
         log.info("sign-in refused", extra={"reason": message})
         response = _error_page("Sign-in failed", message, status)
-        response.headers.append(("set-cookie", self.cookies.clear_login_cookie()))
+        self.cookies.clear_pending_login(response)
         return response
 
     async def local(self, request: Request) -> Response:
@@ -136,16 +134,23 @@ class AuthHandlers:
         user = await self.services.writer.run(lambda ctx: users.local_user(ctx.conn))
         return await self._start_session(user.id, None, safe_next(request.query.get("next")))
 
+    async def confirm_logout(self, request: Request) -> Response:
+        """GET shows a button: a link that signs out could be fired by any site (CSRF)."""
+        return Response.html(page("Sign out", Safe(render("signout.html"))))
+
     async def logout(self, request: Request) -> Response:
-        session = self.cookies.session(request, self.services.reader)
+        """POST, same-origin only (the PAGE access rule checks it for unsafe methods)."""
+        session_id = request.user.session_id
+        assert session_id is not None  # PAGE routes are reached only with a session
+        id_token = await self.services.writer.run(
+            lambda ctx: session_store.delete(ctx.conn, session_id)
+        )
+        self.services.broker.close_where(CloseReason.REVOKED, session_id=session_id)
         destination = "/"
-        if session is not None:
-            await self.services.writer.run(lambda ctx: session_store.delete(ctx.conn, session.id))
-            self.services.broker.close_where(CloseReason.REVOKED, session_id=session.id)
-            if self.oidc is not None:
-                destination = await self._end_session_url(session.id_token) or destination
+        if self.oidc is not None:
+            destination = await self._end_session_url(id_token) or destination
         response = Response.redirect(destination)
-        response.headers.append(("set-cookie", self.cookies.clear_session_cookie()))
+        self.cookies.clear_session(response)
         return response
 
     async def _end_session_url(self, id_token: str | None) -> str | None:
@@ -166,9 +171,9 @@ class AuthHandlers:
 def routes(services: Services, oidc: OIDCClient | None) -> list[Route]:
     handlers = AuthHandlers(services, oidc)
     return [
-        Route("GET", "/auth/login", handlers.login, Access.PUBLIC),
+        Route("GET", "/auth/login", handlers.login, Access.PUBLIC, name="sign_in"),
         Route("GET", "/auth/callback", handlers.callback, Access.PUBLIC),
         Route("GET", "/auth/local", handlers.local, Access.PUBLIC),
-        Route("GET", "/auth/logout", handlers.logout, Access.PUBLIC),
-        Route("POST", "/auth/logout", handlers.logout, Access.PUBLIC),
+        Route("GET", "/auth/logout", handlers.confirm_logout, Access.PAGE),
+        Route("POST", "/auth/logout", handlers.logout, Access.PAGE, name="sign_out"),
     ]

@@ -22,4 +22,4 @@ async def serve(request: Request) -> Response:
 
 
 def routes() -> list[Route]:
-    return [Route("GET", "/static/{name}", serve, Access.PUBLIC)]
+    return [Route("GET", "/static/{name}", serve, Access.PUBLIC, name="static")]

@@ -23,14 +23,14 @@ import uuid
 from typing import Any
 
 from pnotify import sse
-from pnotify.bearer import Principal
+from pnotify.auth.access import Principal
 from pnotify.broker import CloseReason, Subscription
+from pnotify.changes import Change
 from pnotify.clock import to_iso
 from pnotify.http import BadRequest, Message, Receive, Request, Response, Send
 from pnotify.routing import Route
 from pnotify.services import Services
 from pnotify.storage import notifications as store
-from pnotify.storage.notifications import Change
 from pnotify.validation import int_param
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,8 @@ def parse_cursor(raw: str | None, services: Services, user_id: str, name: str) -
         notification_id = str(uuid.UUID(raw))
     except ValueError:
         raise BadRequest(
-            f"{name}: expected a change cursor (a whole number), got {raw[:40]!r}"
+            f"{name}: expected a change cursor (a whole number), got {raw[:40]!r}",
+            code="invalid_cursor",
         ) from None
     found = store.created_cursor_of(services.reader, user_id, notification_id)
     return -1 if found is None else found
@@ -259,6 +260,6 @@ class SyncHandlers:
 def routes(services: Services) -> list[Route]:
     handlers = SyncHandlers(services)
     return [
-        Route("GET", "/api/notifications/stream", handlers.stream),
-        Route("GET", "/api/notifications/changes", handlers.changes),
+        Route("GET", "/api/notifications/stream", handlers.stream, name="stream"),
+        Route("GET", "/api/notifications/changes", handlers.changes, name="changes"),
     ]

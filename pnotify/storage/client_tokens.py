@@ -9,12 +9,34 @@ from typing import Any
 
 import apsw
 
-from pnotify.clock import now_us, to_iso
+from pnotify.auth.token_format import hash_secret, new_token
+from pnotify.clock import DAY_US, now_us, to_iso, to_iso_or_none
 from pnotify.ids import uuid7
-from pnotify.token_format import hash_secret, new_token
 
 DEVICE_TYPES = ("android", "gnome", "other")
 SCOPES = ("publish", "full")
+NAME_MAX = 100
+EXPIRY_DAYS_MAX = 3650
+
+
+class TokenRuleError(ValueError):
+    """A token's name or lifetime breaks the rules; the message says which and why."""
+
+
+def checked_name(name: str) -> str:
+    """The rules every way of minting a token shares (API and CLI): the name, stripped."""
+    stripped = name.strip()
+    if not stripped or len(name) > NAME_MAX:
+        raise TokenRuleError(f"must be 1 to {NAME_MAX} characters")
+    return stripped
+
+
+def expiry_after_days(days: int | None, now: int) -> int | None:
+    if days is None:
+        return None
+    if not 1 <= days <= EXPIRY_DAYS_MAX:
+        raise TokenRuleError(f"must be between 1 and {EXPIRY_DAYS_MAX} days")
+    return now + days * DAY_US
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +60,9 @@ class ClientToken:
             "device_type": self.device_type,
             "scope": self.scope,
             "prefix": f"pn_{self.lookup_id}_",
-            "last_used_at": to_iso(self.last_used_at) if self.last_used_at is not None else None,
+            "last_used_at": to_iso_or_none(self.last_used_at),
             "created_at": to_iso(self.created_at),
-            "expires_at": to_iso(self.expires_at) if self.expires_at is not None else None,
+            "expires_at": to_iso_or_none(self.expires_at),
         }
 
 

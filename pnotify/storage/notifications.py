@@ -1,7 +1,7 @@
 """Notifications: every query is scoped by `user_id`; another user's row simply does not exist.
 
-Writes take a `WriteContext` (they run on the writer thread inside a group-commit batch) and
-record a `Change` for the live feed; reads take the event loop's connection and are index-backed.
+Writes take a `WriteContext` (they run inside a group-commit batch; see db.py) and record a
+`Change` for the live feed; reads take the event loop's connection and are index-backed.
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 
 import apsw
 
-from pnotify.clock import now_us, to_iso
+from pnotify.changes import Change
+from pnotify.clock import now_us, to_iso, to_iso_or_none
 from pnotify.db import WriteContext
 from pnotify.ids import uuid7
 
@@ -46,20 +47,9 @@ class Notification:
             "status": self.status,
             "source": self.source,
             "created_at": to_iso(self.created_at),
-            "read_at": to_iso(self.read_at) if self.read_at is not None else None,
+            "read_at": to_iso_or_none(self.read_at),
             "metadata": json.loads(self.metadata) if self.metadata is not None else None,
         }
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One committed change, for subscribers: `created`, `status_change` or `deleted`."""
-
-    kind: str
-    user_id: str
-    cursor: int
-    notification_id: str
-    notification: Notification | None
 
 
 @dataclass(frozen=True, slots=True)

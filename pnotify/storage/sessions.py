@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import apsw
 
-from pnotify.clock import now_us
+from pnotify.clock import SECOND_US, now_us
 
-SECOND_US = 1_000_000
+LOGIN_LINK_TTL_SECONDS = 600
 
 
 def _hash(raw: str) -> str:
@@ -56,8 +56,12 @@ def get(conn: apsw.Connection, raw_id: str) -> Session | None:
     )
 
 
-def delete(conn: apsw.Connection, session_id: str) -> None:
-    conn.execute("DELETE FROM sessions WHERE id = ?", (session_id,))
+def delete(conn: apsw.Connection, session_id: str) -> str | None:
+    """End a session; returns its OIDC ID token (for the provider's sign-out), if it had one."""
+    row = conn.execute(
+        "DELETE FROM sessions WHERE id = ? RETURNING id_token", (session_id,)
+    ).fetchone()
+    return None if row is None or row[0] is None else str(row[0])
 
 
 def purge_expired(conn: apsw.Connection) -> None:
@@ -66,7 +70,7 @@ def purge_expired(conn: apsw.Connection) -> None:
     conn.execute("DELETE FROM login_links WHERE expires_at <= ?", (now,))
 
 
-def create_login_link_code(conn: apsw.Connection, ttl_seconds: int) -> str:
+def create_login_link_code(conn: apsw.Connection, ttl_seconds: int = LOGIN_LINK_TTL_SECONDS) -> str:
     code = secrets.token_urlsafe(32)
     conn.execute(
         "INSERT INTO login_links (code_hash, expires_at) VALUES (?, ?)",

@@ -1,4 +1,4 @@
-"""Who is calling: bearer API tokens (this module) and, later, browser sessions.
+"""Bearer API tokens: from `pn_<lookup id>_<secret>` to the Principal it belongs to.
 
 bcrypt costs ~270 ms a check here at cost 12, so it runs once per token, not once per request:
 a verified token is remembered under HMAC(SECRET_KEY, token) together with the stored hash it
@@ -13,37 +13,19 @@ import hashlib
 import hmac
 import time
 from collections import OrderedDict, deque
-from dataclasses import dataclass
 
 import apsw
 
-from pnotify import token_format
+from pnotify.auth import token_format
+from pnotify.auth.access import Principal
 from pnotify.clock import now_us
-from pnotify.http import Request, TooManyRequests, Unauthorized
+from pnotify.http import TooManyRequests, Unauthorized
 from pnotify.storage import client_tokens as token_store
 
 VERIFIED_CACHE_SIZE = 10_000
 FAILURE_WINDOW_SECONDS = 300.0
 MAX_FAILURES_PER_WINDOW = 10
 BCRYPT_CONCURRENCY = 2
-
-
-@dataclass(frozen=True, slots=True)
-class Principal:
-    user_id: str
-    scope: str  # "full" or "publish"
-    token_id: str | None = None
-    session_id: str | None = None
-
-
-def bearer_token(request: Request) -> str | None:
-    header = request.header("authorization")
-    if header is None:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized("Authorization header must be 'Bearer <token>'")
-    return value.strip()
 
 
 class TokenAuthenticator:
@@ -61,22 +43,24 @@ class TokenAuthenticator:
         parsed = token_format.parse_token(token)
         if parsed is None:
             self.failures_total += 1
-            raise Unauthorized("malformed API token; expected pn_<id>_<secret>")
+            raise Unauthorized(
+                "malformed API token; expected pn_<id>_<secret>", code="invalid_token"
+            )
         row = token_store.by_lookup_id(self._conn, parsed.lookup_id)
         if row is None:
             self.failures_total += 1
-            raise Unauthorized("invalid or revoked API token")
+            raise Unauthorized("invalid or revoked API token", code="invalid_token")
         key = hmac.new(self._secret_key, token.encode(), hashlib.sha256).digest()
         if self._verified.get(key) != row.token_hash:
             self._check_failure_budget(parsed.lookup_id)
             if not await self._verify(key, parsed.secret, row.token_hash):
                 self._record_failure(parsed.lookup_id)
-                raise Unauthorized("invalid or revoked API token")
+                raise Unauthorized("invalid or revoked API token", code="invalid_token")
             self._remember(key, row.token_hash)
         now = now_us()
         if row.expires_at is not None and now >= row.expires_at:
             self.failures_total += 1
-            raise Unauthorized("API token has expired")
+            raise Unauthorized("API token has expired", code="token_expired")
         self._last_used[row.id] = now
         return Principal(user_id=row.user_id, scope=row.scope, token_id=row.id)
 

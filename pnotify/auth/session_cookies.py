@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import apsw
 
-from pnotify import signing
-from pnotify.bearer import Principal
+from pnotify.auth import signing
+from pnotify.auth.access import Principal
+from pnotify.auth.oidc import LoginRequest
 from pnotify.config import Settings
-from pnotify.http import Request
-from pnotify.oidc import LoginRequest
+from pnotify.http import Request, Response
 from pnotify.storage import sessions as session_store
 
 SESSION_TTL_SECONDS = 30 * 86_400
@@ -45,20 +45,16 @@ class SessionCookies:
         self.session_name = prefix + "pn_session"
         self.login_name = prefix + "pn_login"
 
-    def _cookie(self, name: str, value: str, max_age: int) -> str:
-        parts = [f"{name}={value}", "Path=/", f"Max-Age={max_age}", "HttpOnly", "SameSite=Lax"]
-        if self.secure:
-            parts.append("Secure")
-        return "; ".join(parts)
-
-    def session_cookie(self, raw_session_id: str) -> str:
+    def set_session(self, response: Response, raw_session_id: str) -> None:
         value = signing.sign(self.keys, _SESSION_PURPOSE, raw_session_id, SESSION_TTL_SECONDS)
-        return self._cookie(self.session_name, value, SESSION_TTL_SECONDS)
+        response.set_cookie(
+            self.session_name, value, max_age=SESSION_TTL_SECONDS, secure=self.secure
+        )
 
-    def clear_session_cookie(self) -> str:
-        return self._cookie(self.session_name, "", 0)
+    def clear_session(self, response: Response) -> None:
+        response.delete_cookie(self.session_name, secure=self.secure)
 
-    def login_cookie(self, pending: PendingLogin) -> str:
+    def set_pending_login(self, response: Response, pending: PendingLogin) -> None:
         payload = json.dumps(
             {
                 "state": pending.login.state,
@@ -67,14 +63,11 @@ class SessionCookies:
                 "next": pending.next_path,
             }
         )
-        return self._cookie(
-            self.login_name,
-            signing.sign(self.keys, _LOGIN_PURPOSE, payload, LOGIN_TTL_SECONDS),
-            LOGIN_TTL_SECONDS,
-        )
+        value = signing.sign(self.keys, _LOGIN_PURPOSE, payload, LOGIN_TTL_SECONDS)
+        response.set_cookie(self.login_name, value, max_age=LOGIN_TTL_SECONDS, secure=self.secure)
 
-    def clear_login_cookie(self) -> str:
-        return self._cookie(self.login_name, "", 0)
+    def clear_pending_login(self, response: Response) -> None:
+        response.delete_cookie(self.login_name, secure=self.secure)
 
     def pending_login(self, request: Request) -> PendingLogin | None:
         raw = request.cookies.get(self.login_name)

@@ -1,0 +1,120 @@
+"""Each route's access rule (routing.Access), applied to a request: who is calling, and may they.
+
+Credentials are a bearer API token (auth/bearer.py) or a signed session cookie
+(auth/session_cookies.py). Cookie-authenticated writes must be same-origin (CSRF); requests with
+a bearer token are exempt, as a browser never adds one by itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import apsw
+
+from pnotify.http import Forbidden, Request, Unauthorized
+from pnotify.routing import Access, Route
+
+if TYPE_CHECKING:
+    from pnotify.auth.bearer import TokenAuthenticator
+    from pnotify.auth.session_cookies import SessionCookies
+
+UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    user_id: str
+    scope: str  # "full" or "publish"
+    token_id: str | None = None
+    session_id: str | None = None
+
+
+class SignInRequired(Exception):
+    """A signed-out visitor asked for a page: send them to sign in, and back here afterwards."""
+
+    def __init__(self, request: Request) -> None:
+        target = request.path
+        if request.scope.get("query_string"):
+            target += "?" + request.scope["query_string"].decode("latin-1")
+        if request.method != "GET":
+            target = "/"
+        super().__init__(target)
+        self.location = request.url_for("sign_in") + "?next=" + quote(target, safe="/?=&")
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.header("authorization")
+    if header is None:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise Unauthorized(
+            "Authorization header must be 'Bearer <token>'", code="invalid_authorization"
+        )
+    return value.strip()
+
+
+class AccessControl:
+    def __init__(
+        self,
+        tokens: TokenAuthenticator,
+        cookies: SessionCookies,
+        reader: apsw.Connection,
+        public_url: str,
+    ) -> None:
+        self.tokens = tokens
+        self.cookies = cookies
+        self.reader = reader
+        self.public_url = public_url.lower()
+
+    async def principal(self, request: Request, route: Route) -> Principal | None:
+        """The caller, checked against the route's rule; raises when they may not call it."""
+        if route.access is Access.PUBLIC:
+            return None
+        token = bearer_token(request)
+        if token is not None and route.access is not Access.PAGE:
+            return await self._by_token(token, route)
+        principal = self.cookies.principal(request, self.reader)
+        if principal is None:
+            if route.access is Access.PAGE:
+                raise SignInRequired(request)
+            raise Unauthorized(
+                "authentication required: send 'Authorization: Bearer <token>' or sign in"
+            )
+        if route.access is Access.TOKEN:
+            raise Forbidden(
+                "this route needs an API token (Authorization: Bearer …)", code="token_required"
+            )
+        if request.method in UNSAFE_METHODS and not self.same_origin(request):
+            raise Forbidden(
+                "cross-origin request refused (cookie-authenticated writes must be same-origin)",
+                code="cross_origin",
+            )
+        return principal
+
+    async def _by_token(self, token: str, route: Route) -> Principal:
+        if route.access is Access.SESSION:
+            raise Forbidden(
+                "this route needs a browser session, not an API token", code="session_required"
+            )
+        principal = await self.tokens.authenticate(token)
+        if principal.scope == "publish" and not route.publish_scope:
+            raise Forbidden(
+                "this token may only publish notifications (scope 'publish')",
+                code="publish_scope_only",
+            )
+        return principal
+
+    def same_origin(self, request: Request) -> bool:
+        fetch_site = request.header("sec-fetch-site")
+        if fetch_site is not None:
+            return fetch_site == "same-origin"
+        origin = request.header("origin")
+        if origin is None:
+            return False
+        origin = origin.lower()
+        scheme = str(request.scope.get("scheme", "http"))
+        host = (request.header("host") or "").lower()
+        return origin in (self.public_url, f"{scheme}://{host}")

@@ -1,0 +1,100 @@
+"""The server's periodic work, started and stopped together with the app.
+
+- token last-used times, gathered in memory by the authenticator, written every 30 s;
+- the access log, written in batches four times a second;
+- retention sweeps (retention.py), one small batch per writer job;
+- streams of tokens revoked or expired elsewhere (the CLI, another process), closed within 1 s.
+
+A failure in one round is logged and the loop goes on: none of this may take the server down.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+
+from pnotify.broker import CloseReason
+from pnotify.clock import now_us
+from pnotify.logs import AccessLog
+from pnotify.retention import RetentionPolicy, sweep_batch
+from pnotify.services import Services
+from pnotify.storage import client_tokens as token_store
+from pnotify.storage import sessions as session_store
+
+log = logging.getLogger(__name__)
+
+LAST_USED_FLUSH_SECONDS = 30.0
+ACCESS_LOG_FLUSH_SECONDS = 0.25
+REVOCATION_CHECK_SECONDS = 1.0
+RETENTION_BATCH = 500
+
+
+class BackgroundTasks:
+    def __init__(self, services: Services, access_log: AccessLog | None) -> None:
+        self.services = services
+        self.access_log = access_log
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def start(self) -> None:
+        settings = self.services.settings
+        loops: list[tuple[str, float, Callable[[], Awaitable[None]]]] = [
+            ("token last-used times", LAST_USED_FLUSH_SECONDS, self.flush_last_used),
+            ("retention sweep", settings.retention_interval_seconds, self._sweep),
+            ("revoked-token streams", REVOCATION_CHECK_SECONDS, self._close_revoked_streams),
+        ]
+        if self.access_log is not None:
+            loops.append(("access log", ACCESS_LOG_FLUSH_SECONDS, self._flush_access_log))
+        loop = asyncio.get_running_loop()
+        for what, seconds, work in loops:
+            self._tasks.append(loop.create_task(_every(seconds, what, work), name=what))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks.clear()
+
+    async def flush_last_used(self) -> None:
+        uses = self.services.tokens.take_last_used()
+        if uses:
+            await self.services.writer.run(
+                lambda ctx: token_store.record_last_used(ctx.conn, uses.items())
+            )
+
+    async def _flush_access_log(self) -> None:
+        assert self.access_log is not None
+        self.access_log.flush()
+
+    async def _close_revoked_streams(self) -> None:
+        broker = self.services.broker
+        token_ids = broker.token_ids()
+        if token_ids:
+            for token_id in token_store.unusable(self.services.reader, token_ids):
+                broker.close_where(CloseReason.REVOKED, token_id=token_id)
+
+    async def _sweep(self) -> None:
+        settings = self.services.settings
+        writer = self.services.writer
+        policy = RetentionPolicy(
+            settings.auto_archive_after_days,
+            settings.delete_archived_after_days,
+            settings.tombstone_retention_days,
+        )
+        sweep = functools.partial(sweep_batch, policy=policy, now=now_us(), limit=RETENTION_BATCH)
+        while await writer.run(sweep):
+            pass  # one batch per writer job: requests interleave between batches
+        await writer.run(lambda ctx: session_store.purge_expired(ctx.conn))
+
+
+async def _every(seconds: float, what: str, work: Callable[[], Awaitable[None]]) -> None:
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await work()
+        except Exception:
+            log.exception("%s failed", what)

@@ -1,0 +1,66 @@
+"""What every response carries and every request is checked for before routing: the Host check,
+CORS (preflight and the actual response), and the security headers with the right CSP.
+"""
+
+from __future__ import annotations
+
+from pnotify.config import Settings
+from pnotify.http import BadRequest, Forbidden, Request, Response
+
+CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id"
+CORS_ALLOW_METHODS = "GET, POST, PATCH, DELETE"
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = (
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "same-origin"),
+    ("x-frame-options", "DENY"),
+)
+
+
+class HeaderPolicy:
+    def __init__(self, settings: Settings) -> None:
+        self.allowed_hosts = settings.allowed_hosts
+        self.cors_origins = settings.cors_origins
+
+    def check_host(self, request: Request) -> None:
+        if "*" in self.allowed_hosts:
+            return
+        host = (request.header("host") or "").lower()
+        name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        if name not in self.allowed_hosts and host not in self.allowed_hosts:
+            raise BadRequest("invalid Host header; add it to ALLOWED_HOSTS", code="invalid_host")
+
+    def options(self, request: Request) -> Response:
+        """A CORS preflight, or a plain OPTIONS that lists the methods."""
+        origin = request.header("origin")
+        if origin is None or request.header("access-control-request-method") is None:
+            response = Response.no_content()
+            response.set_header("allow", "GET, HEAD, POST, PATCH, DELETE, OPTIONS")
+            return response
+        if origin.lower() not in self.cors_origins:
+            raise Forbidden("origin not allowed; add it to CORS_ORIGINS", code="origin_not_allowed")
+        response = Response.no_content()
+        response.set_header("access-control-allow-methods", CORS_ALLOW_METHODS)
+        response.set_header("access-control-allow-headers", CORS_ALLOW_HEADERS)
+        response.set_header("access-control-max-age", "600")
+        return response
+
+    def finish(self, request: Request, response: Response, request_id: str) -> None:
+        response.headers.extend(SECURITY_HEADERS)
+        response.headers.append(("x-request-id", request_id))
+        is_html = any(
+            k == "content-type" and v.startswith("text/html") for k, v in response.headers
+        )
+        response.headers.append(("content-security-policy", PAGE_CSP if is_html else API_CSP))
+        if not response.has_header("cache-control"):
+            response.headers.append(("cache-control", "no-store"))
+        origin = request.header("origin")
+        if origin is not None and origin.lower() in self.cors_origins:
+            response.headers.append(("access-control-allow-origin", origin))
+            response.headers.append(("access-control-expose-headers", "location, x-request-id"))
+            response.headers.append(("vary", "Origin"))
