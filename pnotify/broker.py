@@ -28,11 +28,11 @@ class CloseReason(enum.Enum):
 
 class Subscription:
     __slots__ = (
+        "_events",
+        "_on_close",
+        "_ping_due",
         "_waiter",
         "closed",
-        "events",
-        "on_close",
-        "ping_due",
         "queue_limit",
         "session_id",
         "token_id",
@@ -40,16 +40,21 @@ class Subscription:
     )
 
     def __init__(
-        self, user_id: str, token_id: str | None, session_id: str | None, queue_limit: int
+        self,
+        user_id: str,
+        token_id: str | None,
+        session_id: str | None,
+        queue_limit: int,
+        on_close: Callable[[CloseReason], None] | None = None,
     ) -> None:
         self.user_id = user_id
         self.queue_limit = queue_limit
-        self.on_close: Callable[[CloseReason], None] | None = None
+        self._on_close = on_close
         self.token_id = token_id
         self.session_id = session_id
-        self.events: deque[Change] = deque()
+        self._events: deque[Change] = deque()
         self.closed: CloseReason | None = None
-        self.ping_due = False
+        self._ping_due = False
         self._waiter: asyncio.Future[None] | None = None
 
     def _wake(self) -> None:
@@ -60,33 +65,40 @@ class Subscription:
     def push(self, change: Change) -> None:
         if self.closed is not None:
             return
-        if len(self.events) >= self.queue_limit:
+        if len(self._events) >= self.queue_limit:
             self.close(CloseReason.TOO_SLOW)
             return
-        self.events.append(change)
+        self._events.append(change)
         self._wake()
 
     def ping(self) -> None:
-        self.ping_due = True
+        self._ping_due = True
         self._wake()
 
     def close(self, reason: CloseReason) -> None:
         if self.closed is None:
             self.closed = reason
-            self.events.clear()  # released at once, not when the stream task gets to run
-            if self.on_close is not None:
-                self.on_close(reason)
+            self._events.clear()  # released at once, not when the stream task gets to run
+            if self._on_close is not None:
+                self._on_close(reason)
         self._wake()
 
-    async def wait(self) -> None:
-        """Until there are events, a keepalive is due, or the subscription is closed."""
-        if self.events or self.ping_due or self.closed is not None:
-            return
-        self._waiter = asyncio.get_running_loop().create_future()
-        try:
-            await self._waiter
-        finally:
-            self._waiter = None
+    async def drain(self) -> list[Change] | None:
+        """Wait until there is something to send, then take it all: the queued changes, oldest
+        first (an empty list when only a keepalive is due). None once the subscription is closed.
+        """
+        if not (self._events or self._ping_due or self.closed is not None):
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        if self.closed is not None:
+            return None
+        taken = list(self._events)
+        self._events.clear()
+        self._ping_due = False
+        return taken
 
 
 class Broker:
@@ -113,8 +125,15 @@ class Broker:
                 await self._ticker
             self._ticker = None
 
-    def subscribe(self, user_id: str, token_id: str | None, session_id: str | None) -> Subscription:
-        subscription = Subscription(user_id, token_id, session_id, self.queue_limit)
+    def subscribe(
+        self,
+        user_id: str,
+        token_id: str | None,
+        session_id: str | None,
+        on_close: Callable[[CloseReason], None] | None = None,
+    ) -> Subscription:
+        """`on_close` is called once, at once, when the subscription is closed for any reason."""
+        subscription = Subscription(user_id, token_id, session_id, self.queue_limit, on_close)
         self._by_user.setdefault(user_id, set()).add(subscription)
         return subscription
 

@@ -281,8 +281,11 @@ class Response:
     def has_header(self, name: str) -> bool:
         return any(k == name for k, _ in self.headers)
 
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+
     async def send(self, send: Send) -> None:
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+        headers = self.raw_headers()
         if self.status not in (204, 304):
             headers.append((b"content-length", str(len(self.body)).encode()))
         await send({"type": "http.response.start", "status": self.status, "headers": headers})

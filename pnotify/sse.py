@@ -1,4 +1,5 @@
-"""Server-Sent Events framing: pure functions from values to the bytes on the wire.
+"""Server-Sent Events: the framing (pure functions from values to the bytes on the wire) and the
+transport (a streaming response that writes them).
 
 As in sse-starlette's `event.py`: multi-line data becomes several `data:` lines, and carriage
 returns and newlines are stripped from `event` and `id`, which must stay on one line.
@@ -6,7 +7,20 @@ returns and newlines are stripped from `event` and `id`, which must stay on one 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import re
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from pnotify.http import Message, Receive, Response, Send
+
+Interrupt = Callable[..., None]
+STREAM_HEADERS = (
+    ("content-type", "text/event-stream; charset=utf-8"),
+    ("cache-control", "no-store"),
+    ("x-accel-buffering", "no"),  # nginx: pass each event on at once
+)
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
@@ -35,3 +49,70 @@ def comment(text: str = "") -> bytes:
 
 def retry(milliseconds: int) -> bytes:
     return f"retry: {int(milliseconds)}\n\n".encode()
+
+
+class EventStreamResponse(Response):
+    """`text/event-stream` from an async iterator of encoded events, as raw ASGI body chunks.
+
+    After sse-starlette's `EventSourceResponse(content=...)` and starlette's StreamingResponse:
+    the content and a listener for `http.disconnect` run side by side, and whichever ends first
+    ends the other (uvicorn's `send()` does nothing once the client is gone, so a send-only loop
+    would never learn it). `interrupt()` ends the stream from outside — a subscription closed
+    as too slow, revoked or at shutdown — also while a send waits on a client that stopped
+    reading; then the connection is abandoned (uvicorn closes it) instead of finished cleanly.
+    """
+
+    def __init__(self, receive: Receive, content: AsyncIterator[bytes] | None = None) -> None:
+        super().__init__(200, b"", list(STREAM_HEADERS))
+        self.receive = receive
+        self.content = content
+        self._task: asyncio.Task[Any] | None = None
+        self._sending = False
+        self._cancelled_here = False
+
+    def interrupt(self, *_: object) -> None:
+        """Cut a send that is waiting on the client; otherwise the content ends by itself."""
+        if self._sending:
+            self._cancel()
+
+    def _cancel(self) -> None:
+        if self._task is not None and not self._cancelled_here:
+            self._cancelled_here = True
+            self._task.cancel()
+
+    async def send(self, send: Send) -> None:
+        assert self.content is not None, "an event stream needs its content"
+        self._task = asyncio.current_task()
+        watcher = asyncio.get_running_loop().create_task(self._watch_disconnect())
+        try:
+            await self._guarded(
+                send, {"type": "http.response.start", "status": 200, "headers": self.raw_headers()}
+            )
+            async for chunk in self.content:
+                body = {"type": "http.response.body", "body": chunk, "more_body": True}
+                await self._guarded(send, body)
+        except asyncio.CancelledError:
+            assert self._task is not None
+            if not self._cancelled_here or self._task.uncancel() > 0:
+                raise  # cancelled from outside (the server), not by us
+            return  # disconnected, or cut while blocked: there is nobody to finish for
+        finally:
+            self._task = None  # no cancelling from here on
+            watcher.cancel()
+            aclose = getattr(self.content, "aclose", None)
+            if aclose is not None:
+                await aclose()  # a generator cut between events still runs its `finally`
+        with contextlib.suppress(OSError):
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def _guarded(self, send: Send, message: Message) -> None:
+        self._sending = True
+        try:
+            await send(message)
+        finally:
+            self._sending = False
+
+    async def _watch_disconnect(self) -> None:
+        while (await self.receive())["type"] != "http.disconnect":
+            pass
+        self._cancel()

@@ -15,19 +15,15 @@ in cursor order, so anything at or below that cursor is already reflected in wha
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
 import logging
 import uuid
-from typing import Any
+from collections.abc import AsyncIterator
 
-from pnotify import sse
+from pnotify import jsontext, sse
 from pnotify.auth.access import Principal
-from pnotify.broker import CloseReason, Subscription
+from pnotify.broker import CloseReason
 from pnotify.changes import Change
-from pnotify.clock import to_iso
-from pnotify.http import BadRequest, Message, Receive, Request, Response, Send
+from pnotify.http import BadRequest, Request, Response
 from pnotify.routing import Route
 from pnotify.services import Services
 from pnotify.storage import notifications as store
@@ -42,20 +38,8 @@ RETRY_MILLISECONDS = 3000
 _EVENT_NAMES = {"created": "notification", "status_change": "status_change", "deleted": "deleted"}
 
 
-def change_payload(change: Change) -> dict[str, Any]:
-    notification = change.notification
-    if change.kind == "created":
-        assert notification is not None
-        return notification.to_json()
-    if change.kind == "status_change":
-        assert notification is not None
-        read_at = to_iso(notification.read_at) if notification.read_at is not None else None
-        return {"id": notification.id, "status": notification.status, "read_at": read_at}
-    return {"id": change.notification_id}
-
-
 def change_event(change: Change) -> bytes:
-    data = json.dumps(change_payload(change), ensure_ascii=False, separators=(",", ":"))
+    data = jsontext.compact(change.payload())
     return sse.event(data, name=_EVENT_NAMES[change.kind], event_id=change.cursor)
 
 
@@ -85,134 +69,68 @@ def needs_reset(after: int, current: int, replayable_after: int) -> bool:
     return after < replayable_after or after > current or after < 0
 
 
-class EventStream(Response):
-    """`text/event-stream` written as raw ASGI body chunks."""
+class DeviceFeed:
+    """One device's stream: what it missed since its cursor, then live changes as they commit."""
 
-    def __init__(
-        self, services: Services, request: Request, principal: Principal, after: int | None
-    ) -> None:
-        super().__init__(
-            200,
-            b"",
-            [
-                ("content-type", "text/event-stream; charset=utf-8"),
-                ("cache-control", "no-store"),
-                ("x-accel-buffering", "no"),
-            ],
-        )
+    def __init__(self, services: Services, principal: Principal, after: int | None) -> None:
         self.services = services
-        self.receive: Receive = request.receive
         self.principal = principal
         self.after = after
 
-    async def send(self, send: Send) -> None:
-        services = self.services
+    async def events(self, on_close: sse.Interrupt) -> AsyncIterator[bytes]:
         principal = self.principal
-        current, replayable_after = store.current_cursor(services.reader)
-        subscription = services.broker.subscribe(
-            principal.user_id, principal.token_id, principal.session_id
+        # Subscribe before reading the backlog: no gaps (see the module docstring).
+        subscription = self.services.broker.subscribe(
+            principal.user_id, principal.token_id, principal.session_id, on_close
         )
-        sender = asyncio.current_task()
-        assert sender is not None
-        sending = False
-
-        def interrupt_blocked_send(reason: CloseReason) -> None:
-            # A client that stopped reading leaves us waiting in send() for buffer space
-            # forever; closing the subscription (too slow, revoked, shutdown) must end that.
-            if sending and reason is not CloseReason.DISCONNECTED:
-                sender.cancel()
-
-        subscription.on_close = interrupt_blocked_send
-
-        async def guarded_send(message: Message) -> None:
-            nonlocal sending
-            sending = True
-            try:
-                await send(message)
-            finally:
-                sending = False
-
-        watcher = asyncio.get_running_loop().create_task(self._watch_disconnect(subscription))
         log.info("stream opened", extra={"user_id": principal.user_id, "after": self.after})
         try:
-            await guarded_send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(k.encode(), v.encode()) for k, v in self.headers],
-                }
-            )
-            last = await self._replay(guarded_send, current, replayable_after)
-            await self._live(guarded_send, subscription, last)
-        except asyncio.CancelledError:
-            if subscription.closed is None or subscription.closed is CloseReason.DISCONNECTED:
-                raise
-            # Our own interruption of a blocked send: the connection is abandoned (uvicorn
-            # closes it when we return without finishing the response).
-            sender.uncancel()
-            return
+            last = 0
+            async for chunk in self._replay():
+                last = chunk.cursor
+                yield chunk.body
+            while (changes := await subscription.drain()) is not None:
+                fresh = [change for change in changes if change.cursor > last]
+                if fresh:
+                    last = fresh[-1].cursor
+                    yield b"".join(change_event(change) for change in fresh)
+                else:
+                    yield sse.comment()  # a keepalive (or changes already in the replay)
         finally:
-            services.broker.unsubscribe(subscription)
-            watcher.cancel()
-            reason = subscription.closed.value if subscription.closed else "ended"
-            log.info("stream closed", extra={"user_id": principal.user_id, "reason": reason})
-        if subscription.closed is not CloseReason.DISCONNECTED:
-            with contextlib.suppress(OSError):
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            self.services.broker.unsubscribe(subscription)
+            closed = subscription.closed or CloseReason.DISCONNECTED
+            log.info("stream closed", extra={"user_id": principal.user_id, "reason": closed.value})
 
-    async def _replay(self, send: Send, current: int, replayable_after: int) -> int:
+    async def _replay(self) -> AsyncIterator[_Chunk]:
+        reader = self.services.reader
+        current, replayable_after = store.current_cursor(reader)
         head = [sse.retry(RETRY_MILLISECONDS)]
         after = self.after
         if after is None:
             after = current  # a fresh client: live from now on
         elif needs_reset(after, current, replayable_after):
-            data = json.dumps({"cursor": current, "reason": "cursor no longer replayable"})
+            data = jsontext.compact({"cursor": current, "reason": "cursor no longer replayable"})
             head.append(sse.event(data, name="reset", event_id=current))
             after = current
-        await send({"type": "http.response.body", "body": b"".join(head), "more_body": True})
+        yield _Chunk(after, b"".join(head))
         last = after
         while True:
-            page = store.changes_after(
-                self.services.reader, self.principal.user_id, last, REPLAY_PAGE
-            )
-            if not page:
-                break
-            last = page[-1].cursor
-            body = b"".join(change_event(change) for change in page)
-            await send({"type": "http.response.body", "body": body, "more_body": True})
+            page = store.changes_after(reader, self.principal.user_id, last, REPLAY_PAGE)
+            if page:
+                last = page[-1].cursor
+                yield _Chunk(last, b"".join(change_event(change) for change in page))
             if len(page) < REPLAY_PAGE:
                 break
-        ready = sse.event(json.dumps({"cursor": last}), name="ready", event_id=last)
-        await send({"type": "http.response.body", "body": ready, "more_body": True})
-        return last
+        ready = sse.event(jsontext.compact({"cursor": last}), name="ready", event_id=last)
+        yield _Chunk(last, ready)
 
-    async def _live(self, send: Send, subscription: Subscription, last: int) -> None:
-        while True:
-            await subscription.wait()
-            if subscription.closed is not None:
-                return
-            chunks: list[bytes] = []
-            events = subscription.events
-            while events:
-                change = events.popleft()
-                if change.cursor > last:  # at or below: already in the replay
-                    chunks.append(change_event(change))
-                    last = change.cursor
-            if subscription.ping_due:
-                subscription.ping_due = False
-                if not chunks:
-                    chunks.append(sse.comment())
-            if chunks:
-                await send(
-                    {"type": "http.response.body", "body": b"".join(chunks), "more_body": True}
-                )
 
-    async def _watch_disconnect(self, subscription: Subscription) -> None:
-        while True:
-            message = await self.receive()
-            if message["type"] == "http.disconnect":
-                subscription.close(CloseReason.DISCONNECTED)
-                return
+class _Chunk:
+    __slots__ = ("body", "cursor")
+
+    def __init__(self, cursor: int, body: bytes) -> None:
+        self.cursor = cursor
+        self.body = body
 
 
 class SyncHandlers:
@@ -226,7 +144,10 @@ class SyncHandlers:
         if raw is None or raw.strip() == "":
             raw, name = request.query.get("after"), "after"
         after = parse_cursor(raw, self.services, principal.user_id, name)
-        return EventStream(self.services, request, principal, after)
+        feed = DeviceFeed(self.services, principal, after)
+        stream = sse.EventStreamResponse(request.receive)
+        stream.content = feed.events(on_close=stream.interrupt)
+        return stream
 
     async def changes(self, request: Request) -> Response:
         user_id = request.user.user_id
