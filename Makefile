@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run dev test lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
+.PHONY: run dev test test-fast lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("priority-notify needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -26,6 +26,9 @@ run: $(RUN_STAMP)  ## start the server on 127.0.0.1:8000, data in ./data
 dev: $(DEV_STAMP)  ## auto-reloading server for development
 	$(BIN)/python -m uvicorn --factory pnotify.devserver:app --reload --reload-dir pnotify --reload-dir sql --host 127.0.0.1 --port 8000
 
+test-fast: $(DEV_STAMP)  ## unit tests only (tests/unit/, seconds): for the edit loop
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
 test: $(DEV_STAMP)  ## the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -38,7 +41,7 @@ format: $(DEV_STAMP)
 	$(BIN)/ruff format .
 
 typecheck: $(DEV_STAMP)
-	$(BIN)/mypy --strict pnotify/
+	$(BIN)/mypy --strict pnotify/ tests/
 
 migrate db-upgrade: $(RUN_STAMP)  ## apply pending migrations
 	$(BIN)/python -m pnotify migrate

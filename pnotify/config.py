@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from pnotify.dotenv import DotenvError, parse_dotenv
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
@@ -64,28 +66,6 @@ class Settings:
         return self.secret_keys[0]
 
 
-def parse_dotenv(text: str) -> dict[str, str]:
-    """Parse KEY=VALUE lines; `#` comments, optional `export ` and matching quotes."""
-    values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("export "):
-            line = line[len("export ") :].lstrip()
-        key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not key.isidentifier():
-            raise ConfigError(f".env line {number}: expected KEY=VALUE")
-        value = value.strip()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
-            value = value[1:-1]
-        elif " #" in value:
-            value = value.split(" #", 1)[0].rstrip()
-        values[key] = value
-    return values
-
-
 def database_path_from_url(url: str) -> Path:
     """Accept `sqlite+aiosqlite:///path`, `sqlite:///path` or a plain path."""
     for prefix in ("sqlite+aiosqlite://", "sqlite+apsw://", "sqlite://"):
@@ -123,21 +103,30 @@ def _parse_int(name: str, value: str, low: int, high: int, *, what: str = "a who
     return number
 
 
-def _parse_seconds(name: str, value: str, low: float, high: float) -> float:
+def _parse_number(name: str, value: str, low: float, high: float, unit: str) -> float:
     try:
-        seconds = float(value)
+        number = float(value)
     except ValueError:
-        raise ConfigError(f"{name}: expected a number of seconds, got {value!r}") from None
-    if not low <= seconds <= high:
-        raise ConfigError(f"{name}: must be between {low} and {high} seconds, got {value}")
-    return seconds
+        raise ConfigError(f"{name}: expected a number of {unit}, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(f"{name}: must be between {low:g} and {high:g} {unit}, got {value}")
+    return number
 
 
-def _optional_days(env: Mapping[str, str], name: str) -> int | None:
-    value = env.get(name, "").strip()
-    if value in ("", "0", "off"):
-        return None
+def _seconds(name: str, value: str, high: float = 86_400) -> float:
+    return _parse_number(name, value, 0.05, high, "seconds")
+
+
+def _milliseconds(name: str, value: str) -> float:
+    return _parse_number(name, value, 1, 600_000, "milliseconds")
+
+
+def _days(name: str, value: str) -> int:
     return _parse_int(name, value, 1, 36_500)
+
+
+def _optional_days(name: str, value: str) -> int | None:
+    return None if value in ("", "0", "off") else _days(name, value)
 
 
 def _parse_bool(name: str, value: str) -> bool:
@@ -216,6 +205,21 @@ def _oidc_settings(env: Mapping[str, str]) -> OIDCSettings | None:
     )
 
 
+# Settings that are one variable each: (field, variable, default, parse).
+_TUNABLES: tuple[tuple[str, str, str, Callable[[str, str], object]], ...] = (
+    ("bcrypt_rounds", "TOKEN_BCRYPT_ROUNDS", "12", lambda n, v: _parse_int(n, v, 4, 16)),
+    ("sse_keepalive_seconds", "SSE_KEEPALIVE_SECONDS", "15", lambda n, v: _seconds(n, v, 300)),
+    ("sse_queue_limit", "SSE_QUEUE_LIMIT", "1000", lambda n, v: _parse_int(n, v, 10, 100_000)),
+    ("metrics_token", "METRICS_TOKEN", "", lambda n, v: _metrics_token(v)),
+    ("access_log", "ACCESS_LOG", "true", _parse_bool),
+    ("auto_archive_after_days", "AUTO_ARCHIVE_AFTER_DAYS", "", _optional_days),
+    ("delete_archived_after_days", "DELETE_ARCHIVED_AFTER_DAYS", "", _optional_days),
+    ("tombstone_retention_days", "TOMBSTONE_RETENTION_DAYS", "90", _days),
+    ("retention_interval_seconds", "RETENTION_INTERVAL_SECONDS", "600", _seconds),
+    ("read_time_limit_ms", "READ_TIME_LIMIT_MS", "1000", _milliseconds),
+)
+
+
 def load_settings(
     environ: Mapping[str, str] | None = None,
     dotenv_path: Path | None = Path(".env"),
@@ -226,7 +230,10 @@ def load_settings(
     """Build settings: command-line values beat the environment, which beats `.env`."""
     env: dict[str, str] = {}
     if dotenv_path is not None and dotenv_path.is_file():
-        env.update(parse_dotenv(dotenv_path.read_text()))
+        try:
+            env.update(parse_dotenv(dotenv_path.read_text()))
+        except DotenvError as error:
+            raise ConfigError(str(error)) from None
     env.update(os.environ if environ is None else environ)
 
     data_dir = Path(env.get("DATA_DIR", "data"))
@@ -234,67 +241,50 @@ def load_settings(
     database_path = (
         database_path_from_url(database_url) if database_url else data_dir / "priority_notify.db"
     )
-
-    oidc = _oidc_settings(env)
     bind_host = host if host is not None else env.get("HOST", "127.0.0.1")
     bind_port = port if port is not None else _parse_port("PORT", env.get("PORT", "8000"))
-
-    allowed_hosts = _split_list(env.get("ALLOWED_HOSTS", ",".join(DEFAULT_ALLOWED_HOSTS)))
-    if not allowed_hosts:
-        raise ConfigError("ALLOWED_HOSTS: must list at least one host name (or *)")
-    cors_origins = [
-        _parse_origin("CORS_ORIGINS", o) for o in _split_list(env.get("CORS_ORIGINS", ""))
-    ]
-
-    log_level = env.get("LOG_LEVEL", "INFO").upper()
-    if log_level not in LOG_LEVELS:
-        raise ConfigError(f"LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
-
-    synchronous = env.get("DB_SYNCHRONOUS", "FULL").upper()
-    if synchronous not in SYNCHRONOUS_MODES:
-        raise ConfigError(
-            f"DB_SYNCHRONOUS: expected one of {', '.join(SYNCHRONOUS_MODES)}, got {synchronous!r}"
-        )
-
-    public_url = env.get("PUBLIC_URL", "").rstrip("/")
-    if public_url:
-        public_url = _parse_origin("PUBLIC_URL", public_url)
-    else:
-        shown_host = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host  # noqa: S104
-        public_url = f"http://{shown_host}:{bind_port}"
-
+    tunables = {
+        field: parse(name, env.get(name, default).strip())
+        for field, name, default, parse in _TUNABLES
+    }
     return Settings(
         data_dir=data_dir,
         database_path=database_path,
         secret_keys=_load_secret_keys(env, data_dir),
         host=bind_host,
         port=bind_port,
-        allowed_hosts=frozenset(h.lower() for h in allowed_hosts),
-        cors_origins=frozenset(cors_origins),
-        log_level=log_level,
-        public_url=public_url,
-        synchronous=synchronous,
-        bcrypt_rounds=_parse_int(
-            "TOKEN_BCRYPT_ROUNDS", env.get("TOKEN_BCRYPT_ROUNDS", "12"), 4, 16
+        allowed_hosts=_allowed_hosts(env),
+        cors_origins=frozenset(
+            _parse_origin("CORS_ORIGINS", o) for o in _split_list(env.get("CORS_ORIGINS", ""))
         ),
-        oidc=oidc,
-        sse_keepalive_seconds=_parse_seconds(
-            "SSE_KEEPALIVE_SECONDS", env.get("SSE_KEEPALIVE_SECONDS", "15"), 0.05, 300.0
-        ),
-        sse_queue_limit=_parse_int(
-            "SSE_QUEUE_LIMIT", env.get("SSE_QUEUE_LIMIT", "1000"), 10, 100_000
-        ),
-        metrics_token=_metrics_token(env.get("METRICS_TOKEN", "")),
-        access_log=_parse_bool("ACCESS_LOG", env.get("ACCESS_LOG", "true")),
-        auto_archive_after_days=_optional_days(env, "AUTO_ARCHIVE_AFTER_DAYS"),
-        delete_archived_after_days=_optional_days(env, "DELETE_ARCHIVED_AFTER_DAYS"),
-        tombstone_retention_days=_parse_int(
-            "TOMBSTONE_RETENTION_DAYS", env.get("TOMBSTONE_RETENTION_DAYS", "90"), 1, 36_500
-        ),
-        retention_interval_seconds=_parse_seconds(
-            "RETENTION_INTERVAL_SECONDS", env.get("RETENTION_INTERVAL_SECONDS", "600"), 0.05, 86_400
-        ),
+        log_level=_choice(env, "LOG_LEVEL", "INFO", LOG_LEVELS),
+        public_url=_public_url(env, bind_host, bind_port),
+        synchronous=_choice(env, "DB_SYNCHRONOUS", "FULL", SYNCHRONOUS_MODES),
+        oidc=_oidc_settings(env),
+        **tunables,  # type: ignore[arg-type]
     )
+
+
+def _allowed_hosts(env: Mapping[str, str]) -> frozenset[str]:
+    allowed = _split_list(env.get("ALLOWED_HOSTS", ",".join(DEFAULT_ALLOWED_HOSTS)))
+    if not allowed:
+        raise ConfigError("ALLOWED_HOSTS: must list at least one host name (or *)")
+    return frozenset(host.lower() for host in allowed)
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, default).upper()
+    if value not in choices:
+        raise ConfigError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+    return value
+
+
+def _public_url(env: Mapping[str, str], bind_host: str, bind_port: int) -> str:
+    public_url = env.get("PUBLIC_URL", "").rstrip("/")
+    if public_url:
+        return _parse_origin("PUBLIC_URL", public_url)
+    shown_host = "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host  # noqa: S104
+    return f"http://{shown_host}:{bind_port}"
 
 
 def with_bound_port(settings: Settings, port: int) -> Settings:

@@ -185,7 +185,9 @@ class LoopbackProvider:
         path = scope["path"]
         query = dict(parse_qsl(scope["query_string"].decode()))
         headers = {k.decode(): v.decode() for k, v in scope["headers"]}
-        status, payload, extra = 404, {"error": "not found"}, {}
+        status = 404
+        extra: dict[str, str] = {}
+        payload: dict[str, Any] = {"error": "not found"}
         if path == ISSUER_PATH + ".well-known/openid-configuration":
             status, payload = 200, self.discovery()
         elif path == ISSUER_PATH + "jwks/":

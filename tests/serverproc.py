@@ -6,6 +6,7 @@ has completed; the harness waits for that line instead of sleeping or polling.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -14,10 +15,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import apsw
 
@@ -25,6 +26,7 @@ from pnotify import db
 from pnotify.storage import client_tokens as token_store
 from pnotify.storage import users
 
+T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START_TIMEOUT = 30.0
 TEST_BCRYPT_ROUNDS = 4  # bcrypt's minimum; production uses 12 (see ntfy's bcrypt.MinCost)
@@ -210,13 +212,46 @@ def create_account(
     return Account(user_id, new.plaintext, new.row.id)
 
 
-def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    """Re-check a condition that another process makes true (no fixed sleeps)."""
+def wait_for(predicate: Callable[[], T | None], timeout: float = 10.0) -> T:
+    """Re-check a condition that another process makes true, and return its first truthy value
+    (no fixed sleeps: a bounded poll of the condition itself)."""
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.01)
+    return value
+
+
+async def eventually(predicate: Callable[[], object], timeout: float = 10.0) -> None:
+    """`wait_for` for async tests: polls without blocking the event loop."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
-        time.sleep(0.01)
+        await asyncio.sleep(0.01)
+
+
+def scalar(conn: apsw.Connection, sql: str, params: tuple[Any, ...] = ()) -> Any:
+    """The first column of the one row a query must return."""
+    row = conn.execute(sql, params).fetchone()
+    assert row is not None, sql
+    return row[0]
+
+
+def run_cli(
+    data_dir: Path, *args: str, env: Mapping[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python -m pnotify ARGS` as an operator runs it, beside the data directory."""
+    return subprocess.run(
+        [sys.executable, "-m", "pnotify", *args],
+        cwd=data_dir.parent,
+        env=dict(env) if env is not None else server_env(data_dir),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def session_cookie_for(server: ServerProcess, user_id: str) -> str:

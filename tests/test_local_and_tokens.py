@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,7 +9,7 @@ import httpx
 import pytest
 
 from pnotify import qr
-from tests.serverproc import ServerProcess, session_cookie_for
+from tests.serverproc import ServerProcess, run_cli, session_cookie_for
 from tests.sseclient import async_client, open_stream
 
 SAME_ORIGIN = {"sec-fetch-site": "same-origin"}
@@ -40,14 +38,9 @@ def test_start_up_link_works_once(server: ServerProcess, signed_in: httpx.Client
 
 
 def test_login_link_command_prints_a_fresh_link(server: ServerProcess) -> None:
-    printed = subprocess.run(
-        [sys.executable, "-m", "pnotify", "login-link"],
-        cwd=server.data_dir.parent,
-        env=server.env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    result = run_cli(server.data_dir, "login-link", env=server.env)
+    assert result.returncode == 0, result.stderr
+    printed = result.stdout.strip()
     with httpx.Client(base_url=server.url) as browser:
         assert browser.get(_path(printed)).status_code == 303
         assert browser.get("/api/me").json()["auth"] == "session"

@@ -326,11 +326,6 @@ async def test_logout_closes_that_sessions_streams(
             await stream.until_end(timeout=3)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def test_provider_down_gives_a_clear_page(tmp_path: Path) -> None:
     dead = f"http://127.0.0.1:{free_port()}"
     running = ServerProcess.start(

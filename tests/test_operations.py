@@ -16,12 +16,12 @@ import httpx
 import pytest
 
 from pnotify import db
-from pnotify.clock import now_us
+from pnotify.clock import DAY_US, now_us
 from pnotify.db import WriteContext
-from pnotify.retention import DAY_US, RetentionPolicy, sweep_batch
+from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.storage import notifications as store
 from pnotify.storage import users
-from tests.serverproc import ServerProcess, server_env
+from tests.serverproc import ServerProcess, run_cli, scalar, server_env, wait_for
 from tests.sseclient import async_client, open_stream
 
 METRICS_TOKEN = "metrics-token-0123456789"
@@ -51,18 +51,6 @@ def parse_prometheus(text: str) -> dict[str, float]:
             assert family in typed, f"untyped sample: {line!r}"
             samples[name + (match.group(2) or "")] = float(match.group(3))
     return samples
-
-
-def _cli(server: ServerProcess, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pnotify", *args],
-        cwd=server.data_dir.parent,
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -126,20 +114,11 @@ def test_request_log_lines_and_ids(server: ServerProcess, client: httpx.Client) 
     def logged() -> dict[str, Any] | None:
         return next((e for e in server.log_entries() if e.get("request_id") == "proxy-42"), None)
 
-    entry = _eventually(logged)
+    entry = wait_for(logged)
     assert entry["event"] == "request" and entry["method"] == "GET"
     assert entry["path"] == "/api/notifications/{id}"  # the template, never the id or query
     assert entry["status"] == 404 and entry["user_id"] == account.user_id
     assert isinstance(entry["ms"], float)
-
-
-def _eventually(read: Any, timeout: float = 5.0) -> Any:
-    """The access log is written in batches a quarter of a second apart."""
-    deadline = time.monotonic() + timeout
-    while (value := read()) is None:
-        assert time.monotonic() < deadline, "not logged in time"
-        time.sleep(0.05)
-    return value
 
 
 def test_secrets_never_reach_the_log(server: ServerProcess, client: httpx.Client) -> None:
@@ -156,7 +135,7 @@ def test_secrets_never_reach_the_log(server: ServerProcess, client: httpx.Client
             "/auth/callback", params={"code": "oidc-code-that-must-not-be-logged", "state": "s"}
         )
     marker = account.token[3:]
-    _eventually(lambda: any("/auth/callback" in line for line in server.lines) or None)
+    wait_for(lambda: any("/auth/callback" in line for line in server.lines) or None)
     text = "\n".join(server.lines)
     for secret in (
         account.token,
@@ -190,7 +169,7 @@ def test_backup_under_write_load_and_restore(server: ServerProcess, tmp_path: Pa
             time.sleep(0.01)
         before_backup = list(acknowledged)
         copy = tmp_path / "copy.db"
-        result = _cli(server, "backup", str(copy))
+        result = run_cli(server.data_dir, "backup", str(copy), env=server.env)
         assert result.returncode == 0, result.stderr
         written_during = len(acknowledged) - len(before_backup)
     finally:
@@ -212,12 +191,14 @@ def test_backup_under_write_load_and_restore(server: ServerProcess, tmp_path: Pa
     assert set(before_backup) <= stored
     assert not Path(str(copy) + "-wal").exists()
 
-    refused = _cli(server, "restore", str(copy))
+    refused = run_cli(server.data_dir, "restore", str(copy), env=server.env)
     assert refused.returncode == 2 and "stop it first" in refused.stderr
-    assert _cli(server, "backup", str(copy)).returncode == 2  # never overwrites a file
+    assert (
+        run_cli(server.data_dir, "backup", str(copy), env=server.env).returncode == 2
+    )  # never overwrites a file
 
     server.stop()
-    restored = _cli(server, "restore", str(copy))
+    restored = run_cli(server.data_dir, "restore", str(copy), env=server.env)
     assert restored.returncode == 0, restored.stderr
     server.launch()
     listed = httpx.get(server.url + BASE, params={"limit": 1}, headers=account.headers).json()
@@ -260,11 +241,7 @@ def test_retention_sweep_with_a_fake_clock(tmp_path: Path) -> None:
         with conn:
             ctx = WriteContext(
                 conn,
-                int(
-                    conn.execute(
-                        "SELECT value FROM server_state WHERE key = 'change_cursor'"
-                    ).fetchone()[0]
-                ),
+                int(scalar(conn, "SELECT value FROM server_state WHERE key = 'change_cursor'")),
             )
             done = sweep_batch(ctx, policy, at, 2)
             conn.execute(
@@ -327,11 +304,6 @@ async def test_retention_runs_in_the_server_and_clients_sync(tmp_path: Path) -> 
         assert event.json["id"] == created["id"] and event.json["status"] == "archived"
     finally:
         running.stop()
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.mark.anyio
@@ -417,9 +389,8 @@ def test_expired_sessions_and_links_are_purged(tmp_path: Path) -> None:
                 conn.execute("UPDATE login_links SET expires_at = 0")
 
             def remaining() -> int:
-                (sessions,) = conn.execute("SELECT count(*) FROM sessions").fetchone()
-                (links,) = conn.execute("SELECT count(*) FROM login_links").fetchone()
-                return int(sessions) + int(links)  # type: ignore[call-overload]
+                sessions = scalar(conn, "SELECT count(*) FROM sessions")
+                return int(sessions) + int(scalar(conn, "SELECT count(*) FROM login_links"))
 
             deadline = time.monotonic() + 10
             while remaining():

@@ -10,21 +10,7 @@ import httpx
 import pytest
 
 from pnotify import db, migrate
-from tests.serverproc import ServerProcess, server_env
-
-
-def _cli(
-    data_dir: Path, *args: str, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "pnotify", *args],
-        cwd=data_dir.parent,
-        env=env or server_env(data_dir),
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=False,
-    )
+from tests.serverproc import ServerProcess, run_cli, scalar, server_env
 
 
 def _serve_expecting_failure(
@@ -52,9 +38,9 @@ def test_restart_keeps_data_and_flushes_last_used(server: ServerProcess) -> None
     assert server.stop() == 0
     conn = server.connect()
     try:
-        (last_used,) = conn.execute(
-            "SELECT last_used_at FROM client_tokens WHERE id = ?", (account.token_id,)
-        ).fetchone()
+        last_used = scalar(
+            conn, "SELECT last_used_at FROM client_tokens WHERE id = ?", (account.token_id,)
+        )
     finally:
         conn.close()
     assert last_used is not None  # written in a batch at shutdown, not per request
@@ -65,7 +51,7 @@ def test_restart_keeps_data_and_flushes_last_used(server: ServerProcess) -> None
 
 
 def test_cli_token_lifecycle_against_running_server(server: ServerProcess) -> None:
-    created = _cli(
+    created = run_cli(
         server.data_dir,
         "token",
         "create",
@@ -87,23 +73,23 @@ def test_cli_token_lifecycle_against_running_server(server: ServerProcess) -> No
     assert posted.status_code == 201
     assert httpx.get(server.url + "/api/me", headers=headers).status_code == 403  # publish scope
 
-    listed = _cli(server.data_dir, "token", "list", env=server.env)
+    listed = run_cli(server.data_dir, "token", "list", env=server.env)
     assert listed.returncode == 0
     assert "cron job" in listed.stdout and "publish" in listed.stdout
     assert token not in listed.stdout and token.split("_", 2)[2] not in listed.stdout
     token_id = next(line.split()[0] for line in listed.stdout.splitlines() if "cron job" in line)
 
-    revoked = _cli(server.data_dir, "token", "revoke", token_id, env=server.env)
+    revoked = run_cli(server.data_dir, "token", "revoke", token_id, env=server.env)
     assert revoked.returncode == 0, revoked.stderr
     after = httpx.post(server.url + "/api/notifications/", json={"title": "late"}, headers=headers)
     assert after.status_code == 401
 
-    again = _cli(server.data_dir, "token", "revoke", token_id, env=server.env)
+    again = run_cli(server.data_dir, "token", "revoke", token_id, env=server.env)
     assert again.returncode == 2 and "no token" in again.stderr
 
 
 def test_cli_token_create_expiry_and_validation(tmp_data: Path) -> None:
-    created = _cli(
+    created = run_cli(
         tmp_data,
         "token",
         "create",
@@ -115,17 +101,17 @@ def test_cli_token_create_expiry_and_validation(tmp_data: Path) -> None:
         "30",
     )
     assert created.returncode == 0, created.stderr
-    listed = _cli(tmp_data, "token", "list")
+    listed = run_cli(tmp_data, "token", "list")
     line = next(line for line in listed.stdout.splitlines() if "phone" in line)
     assert "android" in line and "never" in line  # never used; expiry is a date
     assert line.rstrip().endswith("+00:00")
     for bad in (["--expires-in", "0"], ["--device-type", "toaster"], ["--scope", "admin"]):
-        refused = _cli(tmp_data, "token", "create", "--name", "x", *bad)
+        refused = run_cli(tmp_data, "token", "create", "--name", "x", *bad)
         assert refused.returncode == 2, bad
 
 
 def test_migrate_command(tmp_data: Path) -> None:
-    result = _cli(tmp_data, "migrate")
+    result = run_cli(tmp_data, "migrate")
     assert result.returncode == 0 and "up to date" in result.stderr
     conn = db.connect(tmp_data / "priority_notify.db")
     try:
@@ -136,7 +122,7 @@ def test_migrate_command(tmp_data: Path) -> None:
 
 
 def _migrated(data_dir: Path) -> Path:
-    assert _cli(data_dir, "migrate").returncode == 0
+    assert run_cli(data_dir, "migrate").returncode == 0
     return data_dir / "priority_notify.db"
 
 

@@ -11,7 +11,7 @@ import anyio
 import httpx
 import pytest
 
-from tests.serverproc import Account, ServerProcess, wait_for
+from tests.serverproc import Account, ServerProcess, eventually
 from tests.sseclient import STREAM, EventReader, async_client, open_stream
 
 BASE = "/api/notifications/"
@@ -358,7 +358,7 @@ async def test_disconnect_frees_the_subscription(server: ServerProcess, account:
         for _ in range(3):
             async with open_stream(http, account.headers):
                 pass
-    wait_for(lambda: _closed_streams(server, "disconnected") >= before + 3)
+    await eventually(lambda: _closed_streams(server, "disconnected") >= before + 3)
 
 
 async def test_slow_consumer_is_cut_off(server: ServerProcess) -> None:
@@ -381,7 +381,7 @@ async def test_slow_consumer_is_cut_off(server: ServerProcess) -> None:
                 await http.post(
                     BASE, json={"title": "flood", "message": big}, headers=account.headers
                 )
-        wait_for(lambda: _closed_streams(server, "too slow") > before, timeout=20)
+        await eventually(lambda: _closed_streams(server, "too slow") > before, timeout=20)
         # The server let go of the connection: what it had buffered drains, then EOF.
         sock.settimeout(10)
         while sock.recv(1 << 20):

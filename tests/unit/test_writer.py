@@ -1,0 +1,114 @@
+"""db.Writer: group commit, a savepoint per job, change cursors, publish after COMMIT."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import apsw
+import pytest
+
+from pnotify import db
+from pnotify.changes import Change
+from pnotify.storage import notifications as store
+from pnotify.storage import users
+
+pytestmark = pytest.mark.anyio
+
+NEW = store.NewNotification("hello", None, "low", None, None)
+
+
+class _Failing(Exception):
+    pass
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "w.db"
+    conn = db.open_and_migrate(path)
+    users.upsert(conn, "local", "u1", "", "", login=False)
+    conn.close()
+    return path
+
+
+@pytest.fixture
+def user_id(database: Path) -> str:
+    conn = db.connect(database)
+    try:
+        user = users.find(conn, "local", "u1")
+        assert user is not None
+        return user.id
+    finally:
+        conn.close()
+
+
+async def test_one_failing_job_does_not_undo_the_others_in_its_batch(
+    database: Path, user_id: str
+) -> None:
+    committed: list[list[Change]] = []
+    writer = db.Writer(database, "NORMAL", on_commit=committed.append)
+    writer.start()
+
+    def create(ctx: db.WriteContext) -> store.Notification:
+        return store.create(ctx, user_id, NEW)
+
+    def create_then_fail(ctx: db.WriteContext) -> None:
+        store.create(ctx, user_id, NEW)  # written, takes a cursor, then rolled back
+        raise _Failing
+
+    try:
+        # Queued together, so they share one transaction (one batch).
+        jobs = [writer.run(create), writer.run(create_then_fail), writer.run(create)]
+        results = await asyncio.gather(*jobs, return_exceptions=True)
+    finally:
+        await writer.close()
+    first, failed, third = results
+    assert isinstance(failed, _Failing)
+    assert isinstance(first, store.Notification)
+    assert isinstance(third, store.Notification)
+    # The failed job's cursor was handed back: the survivors' cursors have no gap.
+    assert third.cursor == first.cursor + 1
+    assert [[c.notification_id for c in batch] for batch in committed] == [[first.id, third.id]]
+    conn = db.connect(database)
+    try:
+        assert conn.execute("SELECT count(*) FROM notifications").fetchone() == (2,)
+        assert store.current_cursor(conn)[0] == third.cursor
+    finally:
+        conn.close()
+
+
+async def test_run_answers_after_commit(database: Path, user_id: str) -> None:
+    writer = db.Writer(database, "FULL")
+    writer.start()
+    try:
+        created = await writer.run(lambda ctx: store.create(ctx, user_id, NEW))
+        # Another connection sees it at once: run() returned only after COMMIT.
+        other = db.connect(database, readonly=True)
+        try:
+            assert store.get(other, user_id, created.id) == created
+        finally:
+            other.close()
+    finally:
+        await writer.close()
+
+
+async def test_a_closed_writer_refuses_work(database: Path) -> None:
+    writer = db.Writer(database, "NORMAL")
+    writer.start()
+    await writer.close()
+    with pytest.raises(RuntimeError, match="not running"):
+        await writer.run(lambda ctx: None)
+
+
+def test_read_time_limit_interrupts_a_long_statement(tmp_path: Path) -> None:
+    conn = db.connect(tmp_path / "r.db")
+    db.limit_read_time(conn, 20)
+    endless = (
+        "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) "
+        "SELECT count(*) FROM (SELECT x FROM r LIMIT 1000000000)"
+    )
+    with pytest.raises(apsw.InterruptError):
+        conn.execute(endless).fetchall()
+    # Each statement gets its own time: a quick one right after runs normally.
+    assert conn.execute("SELECT 1").fetchall() == [(1,)]
+    conn.close()
