@@ -52,6 +52,17 @@ def _copy(source: apsw.Connection, target: apsw.Connection) -> None:
         step.step(-1)  # all pages in one step: one snapshot, never restarted by new writes
 
 
+def _copy_file(source_path: Path, target: apsw.Connection, then: tuple[str, str]) -> None:
+    """Copy a database file into `target`, run the pragma `then` on it, close both."""
+    source = db.connect(source_path, "NORMAL")
+    try:
+        _copy(source, target)
+        target.pragma(*then)
+    finally:
+        target.close()
+        source.close()
+
+
 def _check_file(path: Path) -> None:
     conn = db.connect(path, "NORMAL")
     try:
@@ -73,15 +84,8 @@ def backup(database: Path, destination: Path) -> None:
     destination.parent.mkdir(parents=True, exist_ok=True)
     partial = destination.with_name(destination.name + ".partial")
     partial.unlink(missing_ok=True)
-    source = db.connect(database, "NORMAL")
-    target = apsw.Connection(str(partial))
-    try:
-        _copy(source, target)
-        # A single self-contained file: no -wal or -shm beside it.
-        target.pragma("journal_mode", "delete")
-    finally:
-        target.close()
-        source.close()
+    # A single self-contained file: no -wal or -shm beside it.
+    _copy_file(database, apsw.Connection(str(partial)), ("journal_mode", "delete"))
     _check_file(partial)
     with open(partial, "rb") as handle:
         os.fsync(handle.fileno())
@@ -93,11 +97,4 @@ def restore(source_file: Path, database: Path) -> None:
         raise BackupError(f"there is no backup at {source_file}")
     _check_file(source_file)
     with server_lock(database):
-        source = db.connect(source_file, "NORMAL")
-        target = db.connect(database, "FULL")
-        try:
-            _copy(source, target)
-            target.pragma("wal_checkpoint", "TRUNCATE")
-        finally:
-            target.close()
-            source.close()
+        _copy_file(source_file, db.connect(database, "FULL"), ("wal_checkpoint", "TRUNCATE"))

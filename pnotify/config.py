@@ -94,22 +94,28 @@ def _parse_port(name: str, value: str) -> int:
 
 
 def _parse_int(name: str, value: str, low: int, high: int, *, what: str = "a whole number") -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"{name}: expected {what}, got {value!r}") from None
-    if not low <= number <= high:
-        raise ConfigError(f"{name}: must be between {low} and {high}, got {number}")
-    return number
+    return int(_bounded(name, value, low, high, int, f"expected {what}", ""))
 
 
 def _parse_number(name: str, value: str, low: float, high: float, unit: str) -> float:
+    return _bounded(name, value, low, high, float, f"expected a number of {unit}", f" {unit}")
+
+
+def _bounded(
+    name: str,
+    value: str,
+    low: float,
+    high: float,
+    parse: Callable[[str], float],
+    expected: str,
+    unit: str,
+) -> float:
     try:
-        number = float(value)
+        number = parse(value)
     except ValueError:
-        raise ConfigError(f"{name}: expected a number of {unit}, got {value!r}") from None
+        raise ConfigError(f"{name}: {expected}, got {value!r}") from None
     if not low <= number <= high:
-        raise ConfigError(f"{name}: must be between {low:g} and {high:g} {unit}, got {value}")
+        raise ConfigError(f"{name}: must be between {low:g} and {high:g}{unit}, got {value}")
     return number
 
 

@@ -24,12 +24,12 @@ MAX_BODY_BYTES = 256 * 1024
 
 
 class HTTPError(Exception):
-    """An error that becomes `{"detail": …, "code": …}` with its status, in one place (the app).
+    """An error that becomes `{"detail": …, "code": …}`, in one place (the app).
 
-    `code` is one of the table in errors.py, and must have this class's status.
+    Its status follows from its code, one of the table in errors.py. The classes below only
+    choose a default code, so `except NotFound` reads naturally at the call sites.
     """
 
-    status = 500
     default_code = "internal_error"
 
     def __init__(
@@ -38,67 +38,40 @@ class HTTPError(Exception):
         super().__init__(detail)
         self.detail = detail
         self.code = code or self.default_code
-        assert errors.kind(self.code).status == self.status, self.code
+        self.status = errors.kind(self.code).status
+        assert errors.kind(self.default_code).status == self.status, self.code
         self.headers = dict(headers or {})
 
 
-class BadRequest(HTTPError):
-    status = 400
-    default_code = "bad_request"
+def _error_class(name: str, default_code: str) -> type[HTTPError]:
+    return type(name, (HTTPError,), {"default_code": default_code})
+
+
+BadRequest = _error_class("BadRequest", "bad_request")
+Forbidden = _error_class("Forbidden", "forbidden")
+NotFound = _error_class("NotFound", "not_found")
+MethodNotAllowed = _error_class("MethodNotAllowed", "method_not_allowed")
+PayloadTooLarge = _error_class("PayloadTooLarge", "payload_too_large")
+UnsupportedMediaType = _error_class("UnsupportedMediaType", "unsupported_media_type")
+TooManyRequests = _error_class("TooManyRequests", "too_many_failures")
+ServiceUnavailable = _error_class("ServiceUnavailable", "read_timeout")
 
 
 class Unauthorized(HTTPError):
-    status = 401
     default_code = "authentication_required"
 
     def __init__(self, detail: str, *, code: str | None = None) -> None:
         super().__init__(detail, code=code, headers={"www-authenticate": "Bearer"})
 
 
-class Forbidden(HTTPError):
-    status = 403
-    default_code = "forbidden"
-
-
-class NotFound(HTTPError):
-    status = 404
-    default_code = "not_found"
-
-
-class MethodNotAllowed(HTTPError):
-    status = 405
-    default_code = "method_not_allowed"
-
-
-class PayloadTooLarge(HTTPError):
-    status = 413
-    default_code = "payload_too_large"
-
-
-class UnsupportedMediaType(HTTPError):
-    status = 415
-    default_code = "unsupported_media_type"
-
-
-class TooManyRequests(HTTPError):
-    status = 429
-    default_code = "too_many_failures"
-
-
 class ValidationError(HTTPError):
     """A value that parses but is not allowed; the detail starts with the field's name."""
 
-    status = 422
     default_code = "validation_failed"
 
     def __init__(self, field_name: str, problem: str) -> None:
         super().__init__(f"{field_name}: {problem}")
         self.field = field_name
-
-
-class ServiceUnavailable(HTTPError):
-    status = 503
-    default_code = "read_timeout"
 
 
 @dataclass

@@ -128,6 +128,14 @@ class ServerProcess:
         self.stop()
         self.launch()
 
+    def closed_streams(self, reason: str) -> int:
+        """How many streams the server has logged as closed for this reason."""
+        return sum(
+            1
+            for entry in self.log_entries()
+            if entry.get("event") == "stream closed" and entry.get("reason") == reason
+        )
+
     def connect(self) -> apsw.Connection:
         """A connection to the server's database, for setting up users straight in storage."""
         return db.connect(self.database_path, "NORMAL")

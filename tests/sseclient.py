@@ -11,6 +11,8 @@ from typing import Any
 import anyio
 import httpx
 
+from tests.serverproc import Account
+
 STREAM = "/api/notifications/stream"
 
 
@@ -107,3 +109,14 @@ async def open_stream(
 def async_client(url: str) -> httpx.AsyncClient:
     limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
     return httpx.AsyncClient(base_url=url, timeout=httpx.Timeout(10.0, read=30.0), limits=limits)
+
+
+async def post_notification(
+    http: httpx.AsyncClient, account: Account, **body: Any
+) -> dict[str, Any]:
+    """POST a notification (title "hello" unless given) and return it; it must be a 201."""
+    body.setdefault("title", "hello")
+    response = await http.post("/api/notifications/", json=body, headers=account.headers)
+    assert response.status_code == 201, response.text
+    created: dict[str, Any] = response.json()
+    return created

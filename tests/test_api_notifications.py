@@ -26,6 +26,11 @@ def _create(client: httpx.Client, account: Account, **body: Any) -> dict[str, An
     return created
 
 
+def _assert_refused(response: httpx.Response, status: int, detail: str) -> None:
+    assert response.status_code == status
+    assert response.json()["detail"].startswith(detail)
+
+
 def test_create_returns_resource_and_location(client: httpx.Client, account: Account) -> None:
     response = _post(
         client,
@@ -96,9 +101,7 @@ def test_priority_defaults_to_medium_and_optionals_to_null(
 def test_create_validation_names_the_field(
     client: httpx.Client, account: Account, body: dict[str, Any], status: int, detail: str
 ) -> None:
-    response = client.post(BASE, json=body, headers=account.headers)
-    assert response.status_code == status
-    assert response.json()["detail"].startswith(detail)
+    _assert_refused(client.post(BASE, json=body, headers=account.headers), status, detail)
 
 
 @pytest.mark.parametrize(
@@ -210,9 +213,7 @@ def test_since(client: httpx.Client, account: Account) -> None:
 def test_list_parameter_errors(
     client: httpx.Client, account: Account, params: dict[str, str], status: int, detail: str
 ) -> None:
-    response = client.get(BASE, params=params, headers=account.headers)
-    assert response.status_code == status
-    assert response.json()["detail"].startswith(detail)
+    _assert_refused(client.get(BASE, params=params, headers=account.headers), status, detail)
 
 
 def test_status_changes(client: httpx.Client, account: Account) -> None:

@@ -126,27 +126,27 @@ def _migrated(data_dir: Path) -> Path:
     return data_dir / "priority_notify.db"
 
 
-def test_start_refuses_edited_migration(tmp_data: Path) -> None:
-    path = _migrated(tmp_data)
-    conn = db.connect(path)
+@pytest.mark.parametrize(
+    ("tampering", "message"),
+    [
+        (
+            "UPDATE schema_migrations SET checksum = 'tampered' WHERE version = 1",
+            "pnotify: applied migration 0001_init.sql was edited",
+        ),
+        ("INSERT INTO schema_migrations VALUES (9999, 'future', 'x', 0)", "newer than this code"),
+    ],
+)
+def test_start_refuses_a_database_that_does_not_match(
+    tmp_data: Path, tampering: str, message: str
+) -> None:
+    conn = db.connect(_migrated(tmp_data))
     with conn:
-        conn.execute("UPDATE schema_migrations SET checksum = 'tampered' WHERE version = 1")
+        conn.execute(tampering)
     conn.close()
     result = _serve_expecting_failure(tmp_data)
     assert result.returncode == 2
-    assert "pnotify: applied migration 0001_init.sql was edited" in result.stderr
+    assert message in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def test_start_refuses_newer_database(tmp_data: Path) -> None:
-    path = _migrated(tmp_data)
-    conn = db.connect(path)
-    with conn:
-        conn.execute("INSERT INTO schema_migrations VALUES (9999, 'future', 'x', 0)")
-    conn.close()
-    result = _serve_expecting_failure(tmp_data)
-    assert result.returncode == 2
-    assert "newer than this code" in result.stderr
 
 
 def test_start_refuses_a_file_that_is_not_sqlite(tmp_data: Path) -> None:

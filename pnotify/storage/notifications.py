@@ -225,17 +225,11 @@ def list_page(
 def count(conn: apsw.Connection, user_id: str, filters: ListFilter) -> int:
     if filters.since is not None:
         # A time range has no counter; it is an index range scan of the matches.
-        where, params = _where(filters, _FILTER_SQL)
-        row = conn.execute(
-            "SELECT count(*) FROM notifications" + where,  # noqa: S608 (constant fragments)
-            [user_id, *params],
-        ).fetchone()
-        return int(row[0]) if row else 0
-    where, params = _where(filters, _COUNT_FILTER_SQL)
-    row = conn.execute(
-        "SELECT coalesce(sum(n), 0) FROM notification_counts" + where,  # noqa: S608 (constant fragments)
-        [user_id, *params],
-    ).fetchone()
+        select, fragments = "SELECT count(*) FROM notifications", _FILTER_SQL
+    else:
+        select, fragments = "SELECT coalesce(sum(n), 0) FROM notification_counts", _COUNT_FILTER_SQL
+    where, params = _where(filters, fragments)
+    row = conn.execute(select + where, [user_id, *params]).fetchone()
     return int(row[0]) if row else 0
 
 
