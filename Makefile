@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run dev test test-fast lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
+.PHONY: run dev test test-fast fuzz lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("priority-notify needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -42,6 +42,9 @@ format: $(DEV_STAMP)
 
 typecheck: $(DEV_STAMP)
 	$(BIN)/mypy --strict pnotify/ tests/
+
+fuzz: $(DEV_STAMP)  ## schemathesis against a live server, many examples (FUZZ_EXAMPLES=200)
+	$(BIN)/python -m tests.fuzz $(or $(FUZZ_EXAMPLES),200)
 
 migrate db-upgrade: $(RUN_STAMP)  ## apply pending migrations
 	$(BIN)/python -m pnotify migrate

@@ -14,6 +14,7 @@ import argparse
 import contextlib
 import ipaddress
 import logging
+import resource
 import signal
 import socket
 import sys
@@ -27,11 +28,15 @@ import uvicorn
 from pnotify import backup, db, logs, migrate
 from pnotify.clock import now_us, to_iso
 from pnotify.config import ConfigError, Settings, load_settings, with_bound_port
+from pnotify.protocol import ConnectionLimits, protocol_class
 from pnotify.storage import client_tokens as token_store
 from pnotify.storage import sessions as session_store
 from pnotify.storage import users
 
 log = logging.getLogger("pnotify")
+
+
+LISTEN_BACKLOG = 2048  # uvicorn's default
 
 
 class CommandError(Exception):
@@ -170,12 +175,14 @@ def _serve_locked(settings: Settings) -> int:
             settings.host,
         )
     app = create_app(settings)
+    limits = _connection_limits(settings)
+    log.info("connection limits", extra={"max_connections": limits.max_connections})
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http="httptools",
+        http=protocol_class(limits),
         lifespan="on",
         access_log=False,
         log_config=None,
@@ -200,6 +207,22 @@ def _serve_locked(settings: Settings) -> int:
     return 0 if server.started else 3
 
 
+def _connection_limits(settings: Settings) -> ConnectionLimits:
+    """Open connections stay well below the descriptor limit (raised to its maximum first), so
+    the database, the log and /healthz always have descriptors left."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    cap = settings.max_connections or max(32, soft * 9 // 10 - 64)
+    return ConnectionLimits(
+        head_timeout=settings.head_timeout_seconds,
+        body_timeout=settings.body_timeout_seconds,
+        max_connections=min(cap, max(32, soft - 64)),
+    )
+
+
 def _listen_socket(host: str, port: int) -> socket.socket:
     """The listening socket, made here so that the process knows its port (0 picks one).
 
@@ -215,6 +238,9 @@ def _listen_socket(host: str, port: int) -> socket.socket:
     except OSError:
         sock.close()
         raise
+    # Listening already, so a client that connects once the app has started is queued, not
+    # refused, in the moment before uvicorn hands the socket to the event loop.
+    sock.listen(LISTEN_BACKLOG)
     sock.set_inheritable(True)
     return sock
 

@@ -19,6 +19,7 @@ from pnotify import db
 from pnotify.auth.access import AccessControl, SignInRequired
 from pnotify.auth.bearer import TokenAuthenticator
 from pnotify.auth.oidc import OIDCClient
+from pnotify.auth.rate_limit import WriteRateLimit
 from pnotify.auth.session_cookies import SessionCookies
 from pnotify.background import BackgroundTasks
 from pnotify.broker import Broker, CloseReason
@@ -29,6 +30,7 @@ from pnotify.headers import HeaderPolicy
 from pnotify.http import (
     ClientDisconnected,
     HTTPError,
+    InsufficientStorage,
     Receive,
     Request,
     Response,
@@ -115,7 +117,9 @@ class App:
         settings = self.settings
         reader = db.open_and_migrate(settings.database_path, settings.synchronous)
         db.limit_read_time(reader, settings.read_time_limit_ms)
-        broker = Broker(settings.sse_keepalive_seconds, settings.sse_queue_limit)
+        broker = Broker(
+            settings.sse_keepalive_seconds, settings.sse_queue_limit, settings.sse_streams_per_token
+        )
         metrics = self.metrics
 
         def on_commit(changes: list[Change]) -> None:
@@ -132,7 +136,9 @@ class App:
         broker.start()
         tokens = TokenAuthenticator(reader, settings.signing_key)
         cookies = SessionCookies(settings)
-        access = AccessControl(tokens, cookies, reader, settings.public_url)
+        access = AccessControl(
+            tokens, cookies, reader, settings.public_url, WriteRateLimit(settings.token_rate_limit)
+        )
         return Services(settings, reader, writer, tokens, broker, cookies, access)
 
     async def _print_sign_in_link(self) -> None:
@@ -184,6 +190,12 @@ class App:
             return
         except HTTPError as error:
             response = Response.error(error)
+        except apsw.FullError:
+            response = Response.error(
+                InsufficientStorage(
+                    "the server's disk is full: nothing was written; retry when there is room"
+                )
+            )
         except apsw.InterruptError:
             # Cut by the read time limit (db.limit_read_time): the loop is not held hostage.
             log.warning("read cut at the time limit", extra={"request_id": request_id})
@@ -212,6 +224,12 @@ class App:
             request.principal = await self.services.access.principal(request, match.route)
         except SignInRequired as redirect:
             return Response.redirect(redirect.location)
+        operation = match.route.operation
+        if operation is not None:
+            # The route's contract, enforced here, so that no handler can skip it.
+            request.params = operation.query.parse_query(request.query)
+            if operation.body is not None:
+                request.data = operation.body.parse_body(await request.json_object())
         return await match.route.handler(request)
 
     def _record(

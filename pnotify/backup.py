@@ -52,9 +52,8 @@ def _copy(source: apsw.Connection, target: apsw.Connection) -> None:
         step.step(-1)  # all pages in one step: one snapshot, never restarted by new writes
 
 
-def _copy_file(source_path: Path, target: apsw.Connection, then: tuple[str, str]) -> None:
-    """Copy a database file into `target`, run the pragma `then` on it, close both."""
-    source = db.connect(source_path, "NORMAL")
+def _copy_file(source: apsw.Connection, target: apsw.Connection, then: tuple[str, str]) -> None:
+    """Copy one database into another, run the pragma `then` on the copy, close both."""
     try:
         _copy(source, target)
         target.pragma(*then)
@@ -64,7 +63,9 @@ def _copy_file(source_path: Path, target: apsw.Connection, then: tuple[str, str]
 
 
 def _check_file(path: Path) -> None:
-    conn = db.connect(path, "NORMAL")
+    # Read-only: a read-write open would switch the file to WAL (db.connect does so) and leave
+    # -wal and -shm files beside it.
+    conn = db.connect(path, readonly=True)
     try:
         result = conn.execute("PRAGMA integrity_check").fetchall()
         if result != [("ok",)]:
@@ -85,9 +86,13 @@ def backup(database: Path, destination: Path) -> None:
     partial = destination.with_name(destination.name + ".partial")
     partial.unlink(missing_ok=True)
     # A single self-contained file: no -wal or -shm beside it.
-    _copy_file(database, apsw.Connection(str(partial)), ("journal_mode", "delete"))
+    live = db.connect(database, "NORMAL")
+    _copy_file(live, apsw.Connection(str(partial)), ("journal_mode", "delete"))
     _check_file(partial)
     with open(partial, "rb") as handle:
+        handle.seek(18)
+        if handle.read(2) != b"\x01\x01":  # file format versions 1, 1: a rollback journal
+            raise BackupError(f"{partial} was not written as one self-contained file")
         os.fsync(handle.fileno())
     os.replace(partial, destination)
 
@@ -97,4 +102,6 @@ def restore(source_file: Path, database: Path) -> None:
         raise BackupError(f"there is no backup at {source_file}")
     _check_file(source_file)
     with server_lock(database):
-        _copy_file(source_file, db.connect(database, "FULL"), ("wal_checkpoint", "TRUNCATE"))
+        # Read-only, so a backup on read-only media restores and is left as it was.
+        source = db.connect(source_file, readonly=True)
+        _copy_file(source, db.connect(database, "FULL"), ("wal_checkpoint", "TRUNCATE"))

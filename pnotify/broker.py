@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable
 
 from pnotify.changes import Change
@@ -24,6 +24,14 @@ class CloseReason(enum.Enum):
     TOO_SLOW = "too slow"
     REVOKED = "credentials revoked"
     SHUTDOWN = "server shutting down"
+
+
+class StreamLimitReached(Exception):
+    """A token or session already has as many streams as it may."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(count)
+        self.count = count
 
 
 class Subscription:
@@ -102,10 +110,17 @@ class Subscription:
 
 
 class Broker:
-    def __init__(self, keepalive_seconds: float, queue_limit: int = QUEUE_LIMIT) -> None:
+    def __init__(
+        self,
+        keepalive_seconds: float,
+        queue_limit: int = QUEUE_LIMIT,
+        streams_per_credential: int = 0,
+    ) -> None:
         self.keepalive_seconds = keepalive_seconds
         self.queue_limit = queue_limit
+        self.streams_per_credential = streams_per_credential  # 0: no cap
         self._by_user: dict[str, set[Subscription]] = {}
+        self._per_credential: Counter[str] = Counter()
         self._ticker: asyncio.Task[None] | None = None
 
     @property
@@ -132,17 +147,31 @@ class Broker:
         session_id: str | None,
         on_close: Callable[[CloseReason], None] | None = None,
     ) -> Subscription:
-        """`on_close` is called once, at once, when the subscription is closed for any reason."""
+        """`on_close` is called once, at once, when the subscription is closed for any reason.
+
+        Raises StreamLimitReached when the token or session has `streams_per_credential` open.
+        """
+        credential = token_id or session_id
+        if credential is not None and self.streams_per_credential:
+            if self._per_credential[credential] >= self.streams_per_credential:
+                raise StreamLimitReached(self._per_credential[credential])
+            self._per_credential[credential] += 1
         subscription = Subscription(user_id, token_id, session_id, self.queue_limit, on_close)
         self._by_user.setdefault(user_id, set()).add(subscription)
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         subs = self._by_user.get(subscription.user_id)
-        if subs is not None:
-            subs.discard(subscription)
-            if not subs:
-                del self._by_user[subscription.user_id]
+        if subs is None or subscription not in subs:
+            return  # already gone: unsubscribing twice changes nothing
+        subs.discard(subscription)
+        if not subs:
+            del self._by_user[subscription.user_id]
+        credential = subscription.token_id or subscription.session_id
+        if credential is not None and self.streams_per_credential:
+            self._per_credential[credential] -= 1
+            if self._per_credential[credential] <= 0:
+                del self._per_credential[credential]
 
     def publish(self, changes: Iterable[Change]) -> None:
         """Called on the loop after COMMIT, with the batch's changes in cursor order."""

@@ -55,6 +55,11 @@ class Settings:
     tombstone_retention_days: int = 90
     retention_interval_seconds: float = 600.0
     read_time_limit_ms: float = 1000.0
+    sse_streams_per_token: int = 16
+    token_rate_limit: float = 50.0
+    head_timeout_seconds: float = 10.0
+    body_timeout_seconds: float = 30.0
+    max_connections: int = 0  # 0: nine tenths of the descriptor limit
 
     @property
     def local_mode(self) -> bool:
@@ -125,6 +130,14 @@ def _seconds(name: str, value: str, high: float = 86_400) -> float:
 
 def _milliseconds(name: str, value: str) -> float:
     return _parse_number(name, value, 1, 600_000, "milliseconds")
+
+
+def _count(name: str, value: str) -> int:
+    return _parse_int(name, value, 0, 1_000_000)
+
+
+def _rate(name: str, value: str) -> float:
+    return _parse_number(name, value, 0, 1_000_000, "requests a second")
 
 
 def _days(name: str, value: str) -> int:
@@ -223,6 +236,11 @@ _TUNABLES: tuple[tuple[str, str, str, Callable[[str, str], object]], ...] = (
     ("tombstone_retention_days", "TOMBSTONE_RETENTION_DAYS", "90", _days),
     ("retention_interval_seconds", "RETENTION_INTERVAL_SECONDS", "600", _seconds),
     ("read_time_limit_ms", "READ_TIME_LIMIT_MS", "1000", _milliseconds),
+    ("sse_streams_per_token", "SSE_STREAMS_PER_TOKEN", "16", _count),
+    ("token_rate_limit", "TOKEN_RATE_LIMIT", "50", _rate),
+    ("head_timeout_seconds", "HEAD_TIMEOUT_SECONDS", "10", lambda n, v: _seconds(n, v, 600)),
+    ("body_timeout_seconds", "BODY_TIMEOUT_SECONDS", "30", lambda n, v: _seconds(n, v, 3600)),
+    ("max_connections", "MAX_CONNECTIONS", "0", _count),
 )
 
 

@@ -142,6 +142,7 @@ class Writer:
         self._blocking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pnotify-commit")
         self._task: asyncio.Task[None] | None = None
         self._closing = False
+        self.disk_full = False
 
     @property
     def pending(self) -> int:
@@ -197,7 +198,18 @@ class Writer:
             seconds = time.perf_counter() - started
             if self._observe_commit is not None:
                 self._observe_commit(seconds)
+            self._note_disk_state(outcomes)
             self._resolve(outcomes, events)
+
+    def _note_disk_state(self, outcomes: list[tuple[_Job, bool, Any]]) -> None:
+        """Full while writes fail with SQLITE_FULL; clear again after any write commits."""
+        if any(not ok and isinstance(value, apsw.FullError) for _, ok, value in outcomes):
+            if not self.disk_full:
+                log.error("the disk is full: writes fail until there is room again")
+            self.disk_full = True
+        elif self.disk_full and any(ok for _, ok, _ in outcomes):
+            log.warning("the disk has room again: writes succeed")
+            self.disk_full = False
 
     async def _commit_batch(
         self, loop: asyncio.AbstractEventLoop, batch: list[_Job]
@@ -225,7 +237,10 @@ class Writer:
                         conn.execute("ROLLBACK")
                 raise
         except Exception as error:
-            log.exception("write batch of %d failed", len(batch))
+            if isinstance(error, apsw.FullError):
+                log.warning("write batch of %d failed: the disk is full", len(batch))
+            else:
+                log.exception("write batch of %d failed", len(batch))
             return [(job, False, error) for job in batch], []
         return outcomes, context.events
 

@@ -40,9 +40,14 @@ _KINDS = (
     ErrorKind("payload_too_large", 413, "the body is larger than the limit"),
     ErrorKind("unsupported_media_type", 415, "the body's Content-Type is not accepted here"),
     ErrorKind("validation_failed", 422, "a field or parameter has a value that is not allowed"),
-    ErrorKind("too_many_failures", 429, "too many failed attempts with this token"),
+    ErrorKind("too_many_failures", 429, "too many failed token attempts from this address"),
+    ErrorKind(
+        "rate_limited", 429, "this token writes faster than TOKEN_RATE_LIMIT (`Retry-After`)"
+    ),
+    ErrorKind("too_many_streams", 429, "the token or session has SSE_STREAMS_PER_TOKEN streams"),
     ErrorKind("internal_error", 500, "a bug: the log has the details under the request id"),
     ErrorKind("read_timeout", 503, "a database read took longer than READ_TIME_LIMIT_MS"),
+    ErrorKind("disk_full", 507, "the disk is full: nothing was written; retry when there is room"),
 )
 
 KINDS: dict[str, ErrorKind] = {kind.code: kind for kind in _KINDS}

@@ -28,6 +28,10 @@ class HeaderPolicy:
         self.cors_origins = settings.cors_origins
 
     def check_host(self, request: Request) -> None:
+        hosts = sum(1 for name, _ in request.scope["headers"] if name == b"host")
+        if hosts > 1:
+            # Proxies and the app could each believe a different one: refuse the ambiguity.
+            raise BadRequest("more than one Host header", code="invalid_host")
         if "*" in self.allowed_hosts:
             return
         host = (request.header("host") or "").lower()

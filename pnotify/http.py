@@ -55,6 +55,7 @@ PayloadTooLarge = _error_class("PayloadTooLarge", "payload_too_large")
 UnsupportedMediaType = _error_class("UnsupportedMediaType", "unsupported_media_type")
 TooManyRequests = _error_class("TooManyRequests", "too_many_failures")
 ServiceUnavailable = _error_class("ServiceUnavailable", "read_timeout")
+InsufficientStorage = _error_class("InsufficientStorage", "disk_full")
 
 
 class Unauthorized(HTTPError):
@@ -80,6 +81,9 @@ class Request:
     receive: Receive
     path_params: dict[str, str] = field(default_factory=dict)
     principal: Principal | None = None
+    # Query parameters and body fields checked against the route's Operation (routing.py).
+    params: dict[str, Any] = field(default_factory=dict)
+    data: dict[str, Any] = field(default_factory=dict)
     _body: bytes | None = None
 
     @property
@@ -89,10 +93,14 @@ class Request:
             raise Unauthorized("authentication required")
         return self.principal
 
+    @property
+    def router(self) -> Router:
+        router: Router = self.scope["pnotify.router"]
+        return router
+
     def url_for(self, name: str, /, **params: str) -> str:
         """The path of a named route (routing.Router.url_for)."""
-        router: Router = self.scope["pnotify.router"]
-        return router.url_for(name, **params)
+        return self.router.url_for(name, **params)
 
     @property
     def method(self) -> str:
@@ -169,7 +177,8 @@ class Request:
         if not raw.strip():
             raise BadRequest("request body is empty; expected a JSON object", code="invalid_json")
         try:
-            value = json.loads(raw)
+            # NaN and Infinity are marked, not refused here, so the field at fault is named.
+            value = jsontext.loads_marking_nonstandard(raw)
         except (ValueError, RecursionError) as error:
             raise BadRequest(
                 f"request body is not valid JSON ({_json_error_position(error)})",
@@ -185,7 +194,13 @@ def _json_error_position(error: Exception) -> str:
         return f"{error.msg} at line {error.lineno} column {error.colno}"
     if isinstance(error, RecursionError):
         return "nested too deeply"
-    return "not UTF-8"
+    if isinstance(error, UnicodeDecodeError):
+        return "not UTF-8"
+    if isinstance(error, jsontext.NotStandardJSON):
+        return str(error)
+    if "digits" in str(error):  # int() refuses more than sys.get_int_max_str_digits() digits
+        return "a number has too many digits"
+    return "unreadable"
 
 
 class ClientDisconnected(Exception):

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
 from pnotify.http import MethodNotAllowed, NotFound, Request, Response
+from pnotify.schema import Fields
 
 Handler = Callable[[Request], Awaitable[Response]]
 
@@ -50,6 +51,27 @@ class Access(enum.Enum):
 
 
 @dataclass(frozen=True)
+class Reply:
+    """One documented answer of an operation: a description and a named body schema."""
+
+    description: str
+    schema: str | None = None  # a component of openapi.py's document
+    media_type: str = "application/json"
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What an API route takes and answers. The app enforces `query` and `body` before the
+    handler runs (as `request.params` and `request.data`); openapi.py publishes the same."""
+
+    summary: str
+    replies: dict[int, Reply]
+    query: Fields = field(default_factory=Fields)
+    body: Fields | None = None
+    tag: str = "notifications"
+
+
+@dataclass(frozen=True)
 class Route:
     method: str
     pattern: str
@@ -58,6 +80,7 @@ class Route:
     # Publish-scope tokens (scripts, CI) may only call routes that say so.
     publish_scope: bool = False
     name: str | None = None
+    operation: Operation | None = None  # API routes: their contract (see Operation)
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     # The pattern without parameter types: the label in metrics and the access log.
     template: str = field(init=False, repr=False, compare=False)

@@ -66,6 +66,7 @@ class EventStreamResponse(Response):
         super().__init__(200, b"", list(STREAM_HEADERS))
         self.receive = receive
         self.content = content
+        self.on_end: Callable[[], None] | None = None  # called once the stream has ended
         self._task: asyncio.Task[Any] | None = None
         self._sending = False
         self._cancelled_here = False
@@ -102,6 +103,8 @@ class EventStreamResponse(Response):
             aclose = getattr(self.content, "aclose", None)
             if aclose is not None:
                 await aclose()  # a generator cut between events still runs its `finally`
+            if self.on_end is not None:
+                self.on_end()
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
 

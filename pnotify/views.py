@@ -4,14 +4,13 @@ for live updates (app.js fetches a fresh fragment instead of rebuilding markup i
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import UTC, datetime
 
 from pnotify import jsontext
 from pnotify.clock import now_us, to_iso
 from pnotify.storage.client_tokens import ClientToken
-from pnotify.storage.notifications import Notification
+from pnotify.storage.notifications import Notification, stored_metadata
 from pnotify.templating import Safe, escape, render
 
 PRIORITY_LABELS = {
@@ -58,9 +57,9 @@ def _metadata_value(value: object) -> str:
 
 
 def _metadata(raw: str | None) -> Safe:
-    if raw is None:
+    value = stored_metadata(raw)
+    if value is None:
         return Safe("")
-    value = json.loads(raw)
     rows = "".join(
         f"<dt>{escape(key)}</dt><dd>{escape(_metadata_value(item))}</dd>"
         for key, item in value.items()

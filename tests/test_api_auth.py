@@ -173,15 +173,26 @@ def test_revocation_takes_effect_on_the_next_request(
     assert client.get("/api/me", headers=account.headers).status_code == 401
 
 
-def test_repeated_failures_for_one_token_are_limited(
+def _from(server: ServerProcess, address: str) -> httpx.Client:
+    """A client whose connections come from another loopback address (127.0.0.0/8)."""
+    return httpx.Client(
+        base_url=server.url, transport=httpx.HTTPTransport(local_address=address), timeout=10
+    )
+
+
+def test_failures_are_limited_per_address_and_never_lock_out_the_owner(
     server: ServerProcess, client: httpx.Client
 ) -> None:
     victim = server.account("victim")
     wrong = {"Authorization": "Bearer " + victim.token[: len("pn_") + 13] + "z" * 43}
-    codes = [client.get("/api/me", headers=wrong).status_code for _ in range(10)]
-    assert codes == [401] * 10
-    limited = client.get("/api/me", headers=wrong)
-    assert limited.status_code == 429
-    assert int(limited.headers["retry-after"]) > 0
-    # Guessing is blocked for this lookup id, including the right secret until the window ends.
-    assert client.get("/api/me", headers=victim.headers).status_code == 429
+    with _from(server, "127.0.0.2") as guesser:
+        codes = [guesser.get("/api/me", headers=wrong).status_code for _ in range(20)]
+        assert codes == [401] * 20
+        limited = guesser.get("/api/me", headers=wrong)
+        assert limited.status_code == 429
+        assert limited.json()["code"] == "too_many_failures"
+        assert int(limited.headers["retry-after"]) > 0
+    # The owner, elsewhere, is not locked out — not even on the token's first use (bcrypt).
+    assert client.get("/api/me", headers=victim.headers).status_code == 200
+    # Another address's wrong guess is judged on its own.
+    assert client.get("/api/me", headers=wrong).status_code == 401

@@ -89,7 +89,9 @@ def test_create_list_qr_and_revoke(server: ServerProcess, signed_in: httpx.Clien
     svg = signed_in.get(body["qr_url"] + "&format=svg")
     assert svg.headers["content-type"] == "image/svg+xml" and svg.content.startswith(b"<svg")
     assert signed_in.get(f"/api/tokens/{body['id']}/qr?ticket=wrong").status_code == 404
-    assert signed_in.get(f"/api/tokens/{body['id']}/qr").status_code == 404
+    no_ticket = signed_in.get(f"/api/tokens/{body['id']}/qr")
+    assert no_ticket.status_code == 422
+    assert no_ticket.json()["detail"] == "ticket: is required"
 
     headers = {"Authorization": f"Bearer {token}"}
     assert httpx.get(server.url + "/api/me", headers=headers).status_code == 200
@@ -110,7 +112,7 @@ def test_create_list_qr_and_revoke(server: ServerProcess, signed_in: httpx.Clien
             "device_type: must be one of android, gnome, other",
         ),
         ({"name": "a", "scope": "admin"}, "scope: must be one of publish, full"),
-        ({"name": "a", "expires_in_days": 0}, "expires_in_days: must be between 1 and 3650"),
+        ({"name": "a", "expires_in_days": 0}, "expires_in_days: must be at least 1"),
         ({"name": "a", "expires_in_days": "30"}, "expires_in_days: must be a whole number"),
         ({"name": "a", "expires_in_days": True}, "expires_in_days: must be a whole number"),
         ({"name": "a", "secret": "mine"}, "secret: unknown field"),

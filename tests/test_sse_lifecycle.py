@@ -71,7 +71,7 @@ async def test_revoking_a_token_closes_its_streams(server: ServerProcess) -> Non
 
 
 async def test_shutdown_with_open_streams_is_prompt(tmp_path: Any) -> None:
-    running = ServerProcess.start(tmp_path / "data")
+    running = ServerProcess.start(tmp_path / "data", {"SSE_STREAMS_PER_TOKEN": "0"})
     account = running.account("sse-shutdown")
     try:
         async with async_client(running.url) as http, anyio.create_task_group() as group:

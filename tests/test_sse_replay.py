@@ -16,6 +16,12 @@ BASE = "/api/notifications/"
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture(scope="module")
+def server_settings() -> dict[str, str]:
+    # Keepalives a third of a second apart let a caught-up reader notice the writer finished.
+    return {"SSE_KEEPALIVE_SECONDS": "0.3"}
+
+
 async def test_changes_feed_reports_reads_and_deletes_from_another_token(
     server: ServerProcess,
 ) -> None:

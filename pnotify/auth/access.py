@@ -13,7 +13,8 @@ from urllib.parse import quote
 
 import apsw
 
-from pnotify.http import Forbidden, Request, Unauthorized
+from pnotify.auth.rate_limit import WriteRateLimit
+from pnotify.http import Forbidden, Request, TooManyRequests, Unauthorized
 from pnotify.routing import Access, Route
 
 if TYPE_CHECKING:
@@ -63,8 +64,10 @@ class AccessControl:
         cookies: SessionCookies,
         reader: apsw.Connection,
         public_url: str,
+        write_rate: WriteRateLimit,
     ) -> None:
         self.tokens = tokens
+        self.write_rate = write_rate
         self.cookies = cookies
         self.reader = reader
         self.public_url = public_url.lower()
@@ -75,7 +78,7 @@ class AccessControl:
             return None
         token = bearer_token(request)
         if token is not None and route.access is not Access.PAGE:
-            return await self._by_token(token, route)
+            return await self._by_token(token, route, request)
         principal = self.cookies.principal(request, self.reader)
         if principal is None:
             if route.access is Access.PAGE:
@@ -94,12 +97,21 @@ class AccessControl:
             )
         return principal
 
-    async def _by_token(self, token: str, route: Route) -> Principal:
+    async def _by_token(self, token: str, route: Route, request: Request) -> Principal:
         if route.access is Access.SESSION:
             raise Forbidden(
                 "this route needs a browser session, not an API token", code="session_required"
             )
-        principal = await self.tokens.authenticate(token)
+        client = request.scope.get("client") or ("",)
+        principal = await self.tokens.authenticate(token, str(client[0]))
+        if request.method in UNSAFE_METHODS and principal.token_id is not None:
+            wait = self.write_rate.take(principal.token_id)
+            if wait is not None:
+                raise TooManyRequests(
+                    "this token writes faster than TOKEN_RATE_LIMIT allows; slow down",
+                    code="rate_limited",
+                    headers={"retry-after": str(wait)},
+                )
         if principal.scope == "publish" and not route.publish_scope:
             raise Forbidden(
                 "this token may only publish notifications (scope 'publish')",

@@ -4,6 +4,15 @@ bcrypt costs ~270 ms a check here at cost 12, so it runs once per token, not onc
 a verified token is remembered under HMAC(SECRET_KEY, token) together with the stored hash it
 matched. Every request still reads the token's row by its lookup id (one indexed lookup), so a
 revoked or expired token fails at once — also when another process (the CLI) revoked it.
+
+Guessing, and what it may cost others:
+- A remembered token never meets a limit: wrong guesses at it cannot lock its holder out.
+- At most one bcrypt check per lookup id is in flight (a lock per id; whoever waited finds the
+  answer remembered), and at most BCRYPT_CONCURRENCY in all, so one token's guesses hold at
+  most one of the slots that other tokens' first requests need.
+- Failures are counted per client address: after MAX_FAILURES_PER_WINDOW in the window, that
+  address gets a 429 before any bcrypt runs. A 256-bit secret needs no lockout against
+  guessing; this only keeps one client from spending the server's CPU.
 """
 
 from __future__ import annotations
@@ -24,7 +33,8 @@ from pnotify.storage import client_tokens as token_store
 
 VERIFIED_CACHE_SIZE = 10_000
 FAILURE_WINDOW_SECONDS = 300.0
-MAX_FAILURES_PER_WINDOW = 10
+MAX_FAILURES_PER_WINDOW = 20
+TRACKED_ADDRESSES = 10_000
 BCRYPT_CONCURRENCY = 2
 
 
@@ -33,13 +43,15 @@ class TokenAuthenticator:
         self._conn = conn
         self._secret_key = secret_key
         self._verified: OrderedDict[bytes, str] = OrderedDict()
-        self._in_flight: dict[bytes, asyncio.Future[bool]] = {}
-        self._failures: dict[str, deque[float]] = {}
+        self._checking: dict[str, tuple[asyncio.Lock, int]] = {}  # lookup id → lock, users
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
         self._bcrypt_slots = asyncio.Semaphore(BCRYPT_CONCURRENCY)
         self._last_used: dict[str, int] = {}
         self.failures_total = 0
+        self.bcrypt_checks_total = 0
 
-    async def authenticate(self, token: str) -> Principal:
+    async def authenticate(self, token: str, client: str = "") -> Principal:
+        """The token's principal; `client` (the peer address) is charged for wrong secrets."""
         parsed = token_format.parse_token(token)
         if parsed is None:
             self.failures_total += 1
@@ -51,12 +63,11 @@ class TokenAuthenticator:
             self.failures_total += 1
             raise Unauthorized("invalid or revoked API token", code="invalid_token")
         key = hmac.new(self._secret_key, token.encode(), hashlib.sha256).digest()
-        if self._verified.get(key) != row.token_hash:
-            self._check_failure_budget(parsed.lookup_id)
-            if not await self._verify(key, parsed.secret, row.token_hash):
-                self._record_failure(parsed.lookup_id)
-                raise Unauthorized("invalid or revoked API token", code="invalid_token")
-            self._remember(key, row.token_hash)
+        if self._verified.get(key) != row.token_hash and not await self._verify(
+            parsed, key, row.token_hash, client
+        ):
+            self._record_failure(client)
+            raise Unauthorized("invalid or revoked API token", code="invalid_token")
         now = now_us()
         if row.expires_at is not None and now >= row.expires_at:
             self.failures_total += 1
@@ -64,24 +75,32 @@ class TokenAuthenticator:
         self._last_used[row.id] = now
         return Principal(user_id=row.user_id, scope=row.scope, token_id=row.id)
 
-    async def _verify(self, key: bytes, secret: str, token_hash: str) -> bool:
-        # Concurrent first requests with one token share a single bcrypt run.
-        pending = self._in_flight.get(key)
-        if pending is not None:
-            return await asyncio.shield(pending)
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._in_flight[key] = future
+    async def _verify(
+        self, parsed: token_format.ParsedToken, key: bytes, token_hash: str, client: str
+    ) -> bool:
+        lookup_id = parsed.lookup_id
+        lock, users = self._checking.get(lookup_id) or (asyncio.Lock(), 0)
+        self._checking[lookup_id] = (lock, users + 1)
         try:
-            async with self._bcrypt_slots:
-                matches = await asyncio.to_thread(token_format.secret_matches, secret, token_hash)
-            future.set_result(matches)
-        except BaseException as error:
-            future.set_exception(error)
-            future.exception()  # retrieved here so an unshared failure is not logged as lost
-            raise
+            async with lock:
+                if self._verified.get(key) == token_hash:
+                    return True  # verified by the request we waited behind
+                # Checked here, in line: failures recorded while we waited count too.
+                self._check_failure_budget(client)
+                async with self._bcrypt_slots:
+                    self.bcrypt_checks_total += 1
+                    matches = await asyncio.to_thread(
+                        token_format.secret_matches, parsed.secret, token_hash
+                    )
+                if matches:
+                    self._remember(key, token_hash)
+                return matches
         finally:
-            del self._in_flight[key]
-        return matches
+            lock, users = self._checking[lookup_id]
+            if users == 1:
+                del self._checking[lookup_id]
+            else:
+                self._checking[lookup_id] = (lock, users - 1)
 
     def _remember(self, key: bytes, token_hash: str) -> None:
         self._verified[key] = token_hash
@@ -89,26 +108,30 @@ class TokenAuthenticator:
         while len(self._verified) > VERIFIED_CACHE_SIZE:
             self._verified.popitem(last=False)
 
-    def _check_failure_budget(self, lookup_id: str) -> None:
-        failures = self._failures.get(lookup_id)
+    def _check_failure_budget(self, client: str) -> None:
+        failures = self._failures.get(client)
         if failures is None:
             return
         horizon = time.monotonic() - FAILURE_WINDOW_SECONDS
         while failures and failures[0] < horizon:
             failures.popleft()
         if not failures:
-            del self._failures[lookup_id]
+            del self._failures[client]
         elif len(failures) >= MAX_FAILURES_PER_WINDOW:
             self.failures_total += 1
             retry_after = int(failures[0] - horizon) + 1
             raise TooManyRequests(
-                "too many failed attempts for this token; try again later",
+                "too many failed token attempts from this address; try again later",
                 headers={"retry-after": str(retry_after)},
             )
 
-    def _record_failure(self, lookup_id: str) -> None:
+    def _record_failure(self, client: str) -> None:
         self.failures_total += 1
-        self._failures.setdefault(lookup_id, deque()).append(time.monotonic())
+        failures = self._failures.setdefault(client, deque())
+        failures.append(time.monotonic())
+        self._failures.move_to_end(client)
+        while len(self._failures) > TRACKED_ADDRESSES:  # memory stays bounded
+            self._failures.popitem(last=False)
 
     def forget_token(self, token_hash: str) -> None:
         """Drop cache entries for a revoked token (its row is gone anyway; this frees memory)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from urllib.parse import quote
 
 import apsw
 
@@ -15,6 +16,8 @@ from pnotify.http import Request, Response
 from pnotify.storage import sessions as session_store
 
 SESSION_TTL_SECONDS = 30 * 86_400
+# Characters left as they are in a path and query; everything else is percent-encoded.
+_PATH_AND_QUERY = "/?=&%:@!$'()*+,;~-._"
 LOGIN_TTL_SECONDS = 600
 _SESSION_PURPOSE = "session"
 _LOGIN_PURPOSE = "login"
@@ -27,12 +30,13 @@ class PendingLogin:
 
 
 def safe_next(value: str | None) -> str:
-    """Only a path on this site: no scheme, no host, no `//evil` or `/\\evil` tricks."""
+    """Only a path on this site: no scheme, no host, no `//evil` or `/\\evil` tricks. What is
+    kept is percent-encoded to plain ASCII, so it always fits in a `Location` header."""
     if not value or not value.startswith("/") or value.startswith(("//", "/\\")):
         return "/"
     if any(ch in value for ch in "\\\r\n\t") or ":" in value.split("?", 1)[0]:
         return "/"
-    return value
+    return quote(value, safe=_PATH_AND_QUERY, errors="replace")
 
 
 class SessionCookies:

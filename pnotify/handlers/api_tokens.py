@@ -12,16 +12,29 @@ import time
 from dataclasses import dataclass
 
 from pnotify import qr
-from pnotify import validation as check
 from pnotify.broker import CloseReason
 from pnotify.clock import now_us, to_iso
 from pnotify.http import NotFound, Request, Response, ValidationError
-from pnotify.routing import Access, Route
+from pnotify.routing import Access, Operation, Reply, Route
+from pnotify.schema import Choice, Field, Fields, Integer, Text
 from pnotify.services import Services
 from pnotify.storage import client_tokens as token_store
 
 QR_TICKET_SECONDS = 300
-CREATE_FIELDS = ("name", "device_type", "scope", "expires_in_days")
+NEW_TOKEN = Fields(
+    (
+        Field("name", Text(token_store.NAME_MAX), required=True, doc="e.g. 'Pixel 8'"),
+        Field("device_type", Choice(token_store.DEVICE_TYPES), nullable=False, default="other"),
+        Field("scope", Choice(token_store.SCOPES), nullable=False, default="full"),
+        Field("expires_in_days", Integer(1, token_store.EXPIRY_DAYS_MAX)),
+    )
+)
+QR_QUERY = Fields(
+    (
+        Field("ticket", Text(64), required=True),
+        Field("format", Choice(("png", "svg")), default="png"),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -42,19 +55,11 @@ class TokenHandlers:
         return Response.json({"items": [row.to_json() for row in rows], "total": len(rows)})
 
     async def create(self, request: Request) -> Response:
-        data = await request.json_object()
-        check.reject_unknown(data, CREATE_FIELDS)
-        name = check.required_string(data, "name", token_store.NAME_MAX).strip()
-        device_type = check.choice(
-            data.get("device_type", "other"), "device_type", token_store.DEVICE_TYPES
-        )
-        scope = check.choice(data.get("scope", "full"), "scope", token_store.SCOPES)
-        days = data.get("expires_in_days")
-        if days is not None and (not isinstance(days, int) or isinstance(days, bool)):
-            raise ValidationError("expires_in_days", "must be a whole number of days")
+        data = request.data
+        name, device_type, scope = data["name"].strip(), data["device_type"], data["scope"]
         try:
-            expires_at = token_store.expiry_after_days(days, now_us())
-        except token_store.TokenRuleError as error:
+            expires_at = token_store.expiry_after_days(data["expires_in_days"], now_us())
+        except token_store.TokenRuleError as error:  # the schema keeps the range; belt and braces
             raise ValidationError("expires_in_days", str(error)) from None
         user_id = request.user.user_id
         rounds = self.services.settings.bcrypt_rounds
@@ -81,7 +86,7 @@ class TokenHandlers:
         return ticket
 
     async def qr_code(self, request: Request) -> Response:
-        ticket = self._tickets.get(request.query.get("ticket", ""))
+        ticket = self._tickets.get(request.params["ticket"])
         token_id = request.path_params["id"]
         if (
             ticket is None
@@ -94,7 +99,7 @@ class TokenHandlers:
                 "token",
                 code="qr_code_expired",
             )
-        kind = check.choice_param(request.query, "format", ("png", "svg")) or "png"
+        kind = request.params["format"]
         image = qr.render(ticket.payload, kind)
         content_type = "image/svg+xml" if kind == "svg" else "image/png"
         return Response(200, image, [("content-type", content_type)])
@@ -117,9 +122,58 @@ class TokenHandlers:
 def routes(services: Services) -> list[Route]:
     handlers = TokenHandlers(services)
     base = "/api/tokens/"
+    not_found = {404: Reply("no such token for this user", "Error")}
     return [
-        Route("GET", base, handlers.list, Access.SESSION, name="tokens"),
-        Route("POST", base, handlers.create, Access.SESSION),
-        Route("DELETE", base + "{id:uuid}", handlers.revoke, Access.SESSION, name="token"),
-        Route("GET", base + "{id:uuid}/qr", handlers.qr_code, Access.SESSION, name="token_qr"),
+        Route(
+            "GET",
+            base,
+            handlers.list,
+            Access.SESSION,
+            name="tokens",
+            operation=Operation(
+                "List your API tokens (never their secrets)",
+                {200: Reply("the tokens", "TokenList")},
+                tag="tokens",
+            ),
+        ),
+        Route(
+            "POST",
+            base,
+            handlers.create,
+            Access.SESSION,
+            operation=Operation(
+                "Mint a token: the secret is in this answer only",
+                {201: Reply("created, with `token` and a `qr_url`", "NewToken")},
+                body=NEW_TOKEN,
+                tag="tokens",
+            ),
+        ),
+        Route(
+            "DELETE",
+            base + "{id:uuid}",
+            handlers.revoke,
+            Access.SESSION,
+            name="token",
+            operation=Operation(
+                "Revoke it: its next request is a 401 and its streams close",
+                {204: Reply("revoked", None, "")} | not_found,
+                tag="tokens",
+            ),
+        ),
+        Route(
+            "GET",
+            base + "{id:uuid}/qr",
+            handlers.qr_code,
+            Access.SESSION,
+            name="token_qr",
+            operation=Operation(
+                "The QR code issued with the create answer, for a few minutes",
+                {
+                    200: Reply("the QR code", "Image", "image/png"),
+                    404: Reply("expired or unknown ticket", "Error"),
+                },
+                query=QR_QUERY,
+                tag="tokens",
+            ),
+        ),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pnotify.clock import to_iso
 from pnotify.http import Request, Response, Unauthorized
-from pnotify.routing import Route
+from pnotify.routing import Operation, Reply, Route
 from pnotify.services import Services
 from pnotify.storage import users
 
@@ -29,4 +29,14 @@ def routes(services: Services) -> list[Route]:
             }
         )
 
-    return [Route("GET", "/api/me", me, name="me")]
+    return [
+        Route(
+            "GET",
+            "/api/me",
+            me,
+            name="me",
+            operation=Operation(
+                "Who these credentials belong to", {200: Reply("the user", "Me")}, tag="account"
+            ),
+        )
+    ]

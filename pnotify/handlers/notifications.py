@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pnotify import validation as check
-from pnotify.http import NotFound, Request, Response, ValidationError
-from pnotify.routing import Access, Route
+from pnotify.http import NotFound, Request, Response
+from pnotify.routing import Access, Operation, Reply, Route
+from pnotify.schema import Choice, Field, Fields, Integer, JsonObject, Text, Timestamp
 from pnotify.services import Services
 from pnotify.storage import notifications as store
 
@@ -12,10 +12,44 @@ TITLE_MAX = 250
 MESSAGE_MAX = 10_000
 SOURCE_MAX = 100
 METADATA_MAX_BYTES = 16 * 1024
+METADATA_MAX_DEPTH = store.METADATA_MAX_DEPTH
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 200
+OFFSET_MAX = 1_000_000_000
 MARK_ALL_BATCH = 500
-CREATE_FIELDS = ("title", "message", "priority", "source", "metadata")
+
+NEW_NOTIFICATION = Fields(
+    (
+        Field("title", Text(TITLE_MAX), required=True),
+        Field("message", Text(MESSAGE_MAX, blank=True), doc="may be empty"),
+        Field("priority", Choice(store.PRIORITIES), nullable=False, default="medium"),
+        Field("source", Text(SOURCE_MAX), doc="what sent it: a host, a job, a tool"),
+        Field(
+            "metadata",
+            JsonObject(METADATA_MAX_BYTES, METADATA_MAX_DEPTH),
+            doc=f"any JSON object, at most {METADATA_MAX_BYTES} bytes, "
+            f"{METADATA_MAX_DEPTH} levels deep",
+        ),
+    )
+)
+LIST_QUERY = Fields(
+    (
+        Field(
+            "status",
+            Choice(store.STATUS_FILTERS),
+            doc="`inbox` is everything not archived; `all` is everything",
+        ),
+        Field("priority", Choice(store.PRIORITIES)),
+        Field("source", Text(SOURCE_MAX)),
+        Field("since", Timestamp(), doc="only notifications created after this (naive = UTC)"),
+        Field("limit", Integer(1, LIST_LIMIT_MAX), default=LIST_LIMIT_DEFAULT),
+        Field("offset", Integer(0, OFFSET_MAX), default=0),
+    )
+)
+STATUS_CHANGE = Fields((Field("status", Choice(store.STATUSES), required=True, nullable=False),))
+
+_ONE = {200: Reply("the notification", "Notification")}
+_NOT_FOUND = {404: Reply("no such notification for this user", "Error")}
 
 
 class NotificationHandlers:
@@ -23,30 +57,27 @@ class NotificationHandlers:
         self.services = services
 
     async def create(self, request: Request) -> Response:
-        data = await request.json_object()
-        check.reject_unknown(data, CREATE_FIELDS)
-        priority = data.get("priority", "medium")
+        data = request.data
         new = store.NewNotification(
-            title=check.required_string(data, "title", TITLE_MAX),
-            message=check.string(data, "message", MESSAGE_MAX),
-            priority=check.choice(priority, "priority", store.PRIORITIES),
-            source=check.string(data, "source", SOURCE_MAX),
-            metadata=check.json_object(data, "metadata", METADATA_MAX_BYTES),
+            title=data["title"],
+            message=data["message"],
+            priority=data["priority"],
+            source=data["source"],
+            metadata=data["metadata"],
         )
         user_id = request.user.user_id
         created = await self.services.writer.run(lambda ctx: store.create(ctx, user_id, new))
         return Response.created(created.to_json(), request.url_for("notification", id=created.id))
 
     async def list(self, request: Request) -> Response:
-        query = request.query
+        params = request.params
         filters = store.ListFilter(
-            status=check.choice_param(query, "status", store.STATUS_FILTERS),
-            priority=check.choice_param(query, "priority", store.PRIORITIES),
-            source=check.string_param(query, "source", SOURCE_MAX),
-            since=check.timestamp_param(query, "since"),
+            status=params["status"],
+            priority=params["priority"],
+            source=params["source"],
+            since=params["since"],
         )
-        limit = check.int_param(query, "limit", LIST_LIMIT_DEFAULT, 1, LIST_LIMIT_MAX)
-        offset = check.int_param(query, "offset", 0, 0, None)
+        limit, offset = params["limit"], params["offset"]
         items, total = store.list_page(
             self.services.reader, request.user.user_id, filters, limit, offset
         )
@@ -66,11 +97,7 @@ class NotificationHandlers:
         return Response.json(found.to_json())
 
     async def update(self, request: Request) -> Response:
-        data = await request.json_object()
-        check.reject_unknown(data, ("status",))
-        if "status" not in data:
-            raise ValidationError("status", "is required")
-        status = check.choice(data["status"], "status", store.STATUSES)
+        status = request.data["status"]
         user_id, notification_id = request.user.user_id, request.path_params["id"]
         updated = await self.services.writer.run(
             lambda ctx: store.set_status(ctx, user_id, notification_id, status)
@@ -104,11 +131,60 @@ class NotificationHandlers:
 def routes(services: Services) -> list[Route]:
     handlers = NotificationHandlers(services)
     base = "/api/notifications/"
+    one = base + "{id:uuid}"
     return [
-        Route("GET", base, handlers.list, name="notifications"),
-        Route("POST", base, handlers.create, Access.TOKEN, publish_scope=True),
-        Route("POST", base + "read-all", handlers.mark_all_read),
-        Route("GET", base + "{id:uuid}", handlers.get, name="notification"),
-        Route("PATCH", base + "{id:uuid}", handlers.update),
-        Route("DELETE", base + "{id:uuid}", handlers.delete),
+        Route(
+            "GET",
+            base,
+            handlers.list,
+            name="notifications",
+            operation=Operation(
+                "List notifications, newest first",
+                {200: Reply("a page of notifications and the total", "NotificationPage")},
+                query=LIST_QUERY,
+            ),
+        ),
+        Route(
+            "POST",
+            base,
+            handlers.create,
+            Access.TOKEN,
+            publish_scope=True,
+            operation=Operation(
+                "Create a notification (publish-scope tokens may call this)",
+                {201: Reply("created; `Location` is its URL", "Notification")},
+                body=NEW_NOTIFICATION,
+            ),
+        ),
+        Route(
+            "POST",
+            base + "read-all",
+            handlers.mark_all_read,
+            operation=Operation(
+                "Mark every unread notification read",
+                {200: Reply("how many changed", "Updated")},
+            ),
+        ),
+        Route(
+            "GET",
+            one,
+            handlers.get,
+            name="notification",
+            operation=Operation("One notification", _ONE | _NOT_FOUND),
+        ),
+        Route(
+            "PATCH",
+            one,
+            handlers.update,
+            operation=Operation("Change its status", _ONE | _NOT_FOUND, body=STATUS_CHANGE),
+        ),
+        Route(
+            "DELETE",
+            one,
+            handlers.delete,
+            operation=Operation(
+                "Delete it (other devices learn of it through the stream or changes feed)",
+                {204: Reply("deleted", None, "")} | _NOT_FOUND,
+            ),
+        ),
     ]

@@ -6,6 +6,7 @@ afterwards (auth/access.py), so a handler here always has a signed-in user.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from pnotify import views
@@ -18,6 +19,7 @@ from pnotify.storage import users
 from pnotify.templating import Safe, escape, page, render
 
 PAGE_SIZE = 50
+_PAGE_OFFSET = re.compile(r"[0-9]{1,8}")  # ASCII digits: isdigit() also takes "²"
 STATUS_CHOICES = (
     ("inbox", "Inbox"),
     ("unread", "Unread"),
@@ -70,7 +72,7 @@ class PageHandlers:
         priority = priority if priority in store.PRIORITIES else ""
         source = query.get("source", "").strip()[:100]
         offset_text = query.get("offset", "0")
-        offset = int(offset_text) if offset_text.isdigit() and len(offset_text) < 9 else 0
+        offset = int(offset_text) if _PAGE_OFFSET.fullmatch(offset_text) else 0
         filters = store.ListFilter(
             status=None if status == "all" else status,
             priority=priority or None,

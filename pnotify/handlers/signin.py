@@ -121,6 +121,8 @@ class AuthHandlers:
     async def local(self, request: Request) -> Response:
         if self.oidc is not None:
             return _error_page("Not available", "Sign-in links are for local mode only.", 404)
+        # Everything that can go wrong with the request is settled before the code is spent.
+        next_path = safe_next(request.query.get("next"))
         code = request.query.get("code", "")
         valid = bool(code) and await self.services.writer.run(
             lambda ctx: session_store.consume_login_link_code(ctx.conn, code)
@@ -132,7 +134,7 @@ class AuthHandlers:
                 "python -m pnotify login-link",
             )
         user = await self.services.writer.run(lambda ctx: users.local_user(ctx.conn))
-        return await self._start_session(user.id, None, safe_next(request.query.get("next")))
+        return await self._start_session(user.id, None, next_path)
 
     async def confirm_logout(self, request: Request) -> Response:
         """GET shows a button: a link that signs out could be fired by any site (CSRF)."""

@@ -16,18 +16,16 @@ in cursor order, so anything at or below that cursor is already reflected in wha
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import AsyncIterator
 
 from pnotify import jsontext, sse
-from pnotify.auth.access import Principal
-from pnotify.broker import CloseReason
+from pnotify.broker import CloseReason, StreamLimitReached, Subscription
 from pnotify.changes import Change
-from pnotify.http import BadRequest, Request, Response
-from pnotify.routing import Route
+from pnotify.http import Request, Response, TooManyRequests
+from pnotify.routing import Operation, Reply, Route
+from pnotify.schema import Cursor, Field, Fields, Integer
 from pnotify.services import Services
 from pnotify.storage import notifications as store
-from pnotify.validation import int_param
 
 log = logging.getLogger(__name__)
 
@@ -43,24 +41,12 @@ def change_event(change: Change) -> bytes:
     return sse.event(data, name=_EVENT_NAMES[change.kind], event_id=change.cursor)
 
 
-def parse_cursor(raw: str | None, services: Services, user_id: str, name: str) -> int | None:
-    """A cursor (integer) or, for older clients, a notification id; None when not given.
-
-    An unknown notification id is reported as -1, which always asks for a reset.
-    """
-    if raw is None or raw.strip() == "":
-        return None
-    raw = raw.strip()
-    if raw.isdigit():
-        return int(raw)
-    try:
-        notification_id = str(uuid.UUID(raw))
-    except ValueError:
-        raise BadRequest(
-            f"{name}: expected a change cursor (a whole number), got {raw[:40]!r}",
-            code="invalid_cursor",
-        ) from None
-    found = store.created_cursor_of(services.reader, user_id, notification_id)
+def resolve_cursor(given: int | str | None, services: Services, user_id: str) -> int | None:
+    """A cursor as given (schema.Cursor checked it); a notification id becomes the cursor of
+    its creation, and an unknown one -1, which always asks for a reset. None: not given."""
+    if given is None or isinstance(given, int):
+        return given
+    found = store.created_cursor_of(services.reader, user_id, given)
     return -1 if found is None else found
 
 
@@ -72,34 +58,31 @@ def needs_reset(after: int, current: int, replayable_after: int) -> bool:
 class DeviceFeed:
     """One device's stream: what it missed since its cursor, then live changes as they commit."""
 
-    def __init__(self, services: Services, principal: Principal, after: int | None) -> None:
+    def __init__(self, services: Services, subscription: Subscription, after: int | None) -> None:
         self.services = services
-        self.principal = principal
+        self.subscription = subscription
+        self.user_id = subscription.user_id
         self.after = after
 
-    async def events(self, on_close: sse.Interrupt) -> AsyncIterator[bytes]:
-        principal = self.principal
-        # Subscribe before reading the backlog: no gaps (see the module docstring).
-        subscription = self.services.broker.subscribe(
-            principal.user_id, principal.token_id, principal.session_id, on_close
-        )
-        log.info("stream opened", extra={"user_id": principal.user_id, "after": self.after})
-        try:
-            last = 0
-            async for chunk in self._replay():
-                last = chunk.cursor
-                yield chunk.body
-            while (changes := await subscription.drain()) is not None:
-                fresh = [change for change in changes if change.cursor > last]
-                if fresh:
-                    last = fresh[-1].cursor
-                    yield b"".join(change_event(change) for change in fresh)
-                else:
-                    yield sse.comment()  # a keepalive (or changes already in the replay)
-        finally:
-            self.services.broker.unsubscribe(subscription)
-            closed = subscription.closed or CloseReason.DISCONNECTED
-            log.info("stream closed", extra={"user_id": principal.user_id, "reason": closed.value})
+    async def events(self) -> AsyncIterator[bytes]:
+        log.info("stream opened", extra={"user_id": self.user_id, "after": self.after})
+        last = 0
+        async for chunk in self._replay():
+            last = chunk.cursor
+            yield chunk.body
+        while (changes := await self.subscription.drain()) is not None:
+            fresh = [change for change in changes if change.cursor > last]
+            if fresh:
+                last = fresh[-1].cursor
+                yield b"".join(change_event(change) for change in fresh)
+            else:
+                yield sse.comment()  # a keepalive (or changes already in the replay)
+
+    def close(self) -> None:
+        """When the stream ends, however it ends (the response calls this)."""
+        self.services.broker.unsubscribe(self.subscription)
+        closed = self.subscription.closed or CloseReason.DISCONNECTED
+        log.info("stream closed", extra={"user_id": self.user_id, "reason": closed.value})
 
     async def _replay(self) -> AsyncIterator[_Chunk]:
         reader = self.services.reader
@@ -115,7 +98,7 @@ class DeviceFeed:
         yield _Chunk(after, b"".join(head))
         last = after
         while True:
-            page = store.changes_after(reader, self.principal.user_id, last, REPLAY_PAGE)
+            page = store.changes_after(reader, self.user_id, last, REPLAY_PAGE)
             if page:
                 last = page[-1].cursor
                 yield _Chunk(last, b"".join(change_event(change) for change in page))
@@ -139,20 +122,32 @@ class SyncHandlers:
 
     async def stream(self, request: Request) -> Response:
         principal = request.user
-        raw = request.header("last-event-id")
-        name = "Last-Event-ID"
-        if raw is None or raw.strip() == "":
-            raw, name = request.query.get("after"), "after"
-        after = parse_cursor(raw, self.services, principal.user_id, name)
-        feed = DeviceFeed(self.services, principal, after)
+        given = request.params["after"]
+        header = request.header("last-event-id")
+        if header is not None and header.strip():
+            given = Cursor().check("Last-Event-ID", header)
+        after = resolve_cursor(given, self.services, principal.user_id)
         stream = sse.EventStreamResponse(request.receive)
-        stream.content = feed.events(on_close=stream.interrupt)
+        try:
+            # Subscribe before the backlog is read (in the feed): no gaps.
+            subscription = self.services.broker.subscribe(
+                principal.user_id, principal.token_id, principal.session_id, stream.interrupt
+            )
+        except StreamLimitReached as limit:
+            raise TooManyRequests(
+                f"this token or session already has {limit.count} open streams (the most "
+                "SSE_STREAMS_PER_TOKEN allows); close one first",
+                code="too_many_streams",
+            ) from None
+        feed = DeviceFeed(self.services, subscription, after)
+        stream.content = feed.events()
+        stream.on_end = feed.close
         return stream
 
     async def changes(self, request: Request) -> Response:
         user_id = request.user.user_id
-        after = parse_cursor(request.query.get("after"), self.services, user_id, "after") or 0
-        limit = int_param(request.query, "limit", CHANGES_LIMIT_DEFAULT, 1, CHANGES_LIMIT_MAX)
+        after = resolve_cursor(request.params["after"], self.services, user_id) or 0
+        limit = request.params["limit"]
         current, replayable_after = store.current_cursor(self.services.reader)
         if needs_reset(after, current, replayable_after):
             return Response.json(
@@ -178,9 +173,43 @@ class SyncHandlers:
         )
 
 
+AFTER = Field("after", Cursor(), doc="a change cursor (or, for older clients, a notification id)")
+
+
 def routes(services: Services) -> list[Route]:
     handlers = SyncHandlers(services)
     return [
-        Route("GET", "/api/notifications/stream", handlers.stream, name="stream"),
-        Route("GET", "/api/notifications/changes", handlers.changes, name="changes"),
+        Route(
+            "GET",
+            "/api/notifications/stream",
+            handlers.stream,
+            name="stream",
+            operation=Operation(
+                "Live changes as Server-Sent Events; resume with `Last-Event-ID` or `after`",
+                {200: Reply("an endless event stream", "EventStream", "text/event-stream")},
+                query=Fields((AFTER,)),
+                tag="sync",
+            ),
+        ),
+        Route(
+            "GET",
+            "/api/notifications/changes",
+            handlers.changes,
+            name="changes",
+            operation=Operation(
+                "Changes after a cursor, for polling devices",
+                {200: Reply("created or changed notifications, deleted ids", "Changes")},
+                query=Fields(
+                    (
+                        AFTER,
+                        Field(
+                            "limit",
+                            Integer(1, CHANGES_LIMIT_MAX),
+                            default=CHANGES_LIMIT_DEFAULT,
+                        ),
+                    )
+                ),
+                tag="sync",
+            ),
+        ),
     ]

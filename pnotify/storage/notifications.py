@@ -6,12 +6,12 @@ Writes take a `WriteContext` (they run inside a group-commit batch; see db.py) a
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import apsw
 
+from pnotify import jsontext
 from pnotify.changes import Change
 from pnotify.clock import now_us, to_iso, to_iso_or_none
 from pnotify.db import WriteContext
@@ -19,8 +19,9 @@ from pnotify.ids import uuid7
 
 PRIORITIES = ("low", "medium", "high", "critical")
 STATUSES = ("unread", "read", "archived")
-# List filters accept one more status: `inbox`, everything not archived.
-STATUS_FILTERS = (*STATUSES, "inbox")
+METADATA_MAX_DEPTH = 32
+# List filters accept two more: `inbox`, everything not archived, and `all`.
+STATUS_FILTERS = (*STATUSES, "inbox", "all")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +49,24 @@ class Notification:
             "source": self.source,
             "created_at": to_iso(self.created_at),
             "read_at": to_iso_or_none(self.read_at),
-            "metadata": json.loads(self.metadata) if self.metadata is not None else None,
+            "metadata": stored_metadata(self.metadata),
         }
+
+
+def stored_metadata(text: str | None) -> dict[str, Any] | None:
+    """A stored metadata object, as it may be shown and sent: rows written before today's
+    checks (nested 975 deep, or with NaN) are replaced by a note instead of breaking a page."""
+    if text is None:
+        return None
+    try:
+        value = jsontext.loads(text)
+    except (ValueError, RecursionError):
+        return {"unreadable": "this stored metadata is not standard JSON"}
+    if not isinstance(value, dict) or jsontext.depth(value, METADATA_MAX_DEPTH + 1) > (
+        METADATA_MAX_DEPTH
+    ):
+        return {"unreadable": f"this stored metadata is nested over {METADATA_MAX_DEPTH} deep"}
+    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,7 +218,9 @@ def _where(filters: ListFilter, fragments: dict[str, str]) -> tuple[str, list[An
     params: list[Any] = []
     for name, fragment in fragments.items():
         value = getattr(filters, name)
-        if value == "inbox" and name == "status":
+        if name == "status" and value == "all":
+            continue
+        if name == "status" and value == "inbox":
             # `!=` keeps the newest-first walk on the (user_id, created_at) index.
             clause += " AND status != 'archived'"
         elif value is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,13 +75,44 @@ async def test_malformed_or_unknown_tokens_are_refused(conn: apsw.Connection, to
     assert authenticator.failures_total == 1
 
 
-async def test_repeated_wrong_secrets_are_limited(conn: apsw.Connection) -> None:
+def _wrong(token: str) -> str:
+    return token[:-4] + ("aaaa" if not token.endswith("aaaa") else "bbbb")
+
+
+async def test_wrong_secrets_are_limited_per_address(conn: apsw.Connection) -> None:
     new = _token(conn)
-    wrong = new.plaintext[:-4] + ("aaaa" if not new.plaintext.endswith("aaaa") else "bbbb")
     authenticator = TokenAuthenticator(conn, KEY)
     for _ in range(MAX_FAILURES_PER_WINDOW):
         with pytest.raises(Unauthorized):
-            await authenticator.authenticate(wrong)
+            await authenticator.authenticate(_wrong(new.plaintext), "10.0.0.1")
     with pytest.raises(TooManyRequests) as caught:
-        await authenticator.authenticate(wrong)
+        await authenticator.authenticate(_wrong(new.plaintext), "10.0.0.1")
     assert int(caught.value.headers["retry-after"]) > 0
+    # The holder of the right secret, from another address, gets in — bcrypt and all.
+    principal = await authenticator.authenticate(new.plaintext, "10.0.0.2")
+    assert principal.token_id == new.row.id
+    # Once remembered, the right secret passes even from the limited address.
+    assert (await authenticator.authenticate(new.plaintext, "10.0.0.1")).token_id == new.row.id
+
+
+async def test_one_bcrypt_check_for_concurrent_first_requests(conn: apsw.Connection) -> None:
+    new = _token(conn)
+    authenticator = TokenAuthenticator(conn, KEY)
+    principals = await asyncio.gather(
+        *(authenticator.authenticate(new.plaintext, "10.0.0.1") for _ in range(10))
+    )
+    assert {p.token_id for p in principals} == {new.row.id}
+    assert authenticator.bcrypt_checks_total == 1  # the others waited and found it remembered
+
+
+async def test_concurrent_guesses_spend_at_most_the_budget(conn: apsw.Connection) -> None:
+    new = _token(conn)
+    authenticator = TokenAuthenticator(conn, KEY)
+    outcomes = await asyncio.gather(
+        *(authenticator.authenticate(_wrong(new.plaintext), "10.0.0.9") for _ in range(40)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(o, Unauthorized | TooManyRequests) for o in outcomes)
+    # Checked one at a time for this lookup id, so the address's budget holds exactly.
+    assert authenticator.bcrypt_checks_total == MAX_FAILURES_PER_WINDOW
+    assert sum(isinstance(o, TooManyRequests) for o in outcomes) == 40 - MAX_FAILURES_PER_WINDOW

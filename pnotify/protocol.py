@@ -1,0 +1,203 @@
+"""The HTTP connection: uvicorn's httptools protocol, with the limits that must hold before the
+app sees a request — and so before anyone is authenticated.
+
+uvicorn's protocol bounds none of these (measured: a client sending a header line a second was
+never cut off; four unfinished 64 MiB header lines grew the process by ~280 MB; 20,400 idle
+sockets used up the descriptors and /healthz stopped answering). Here:
+
+- the request head (request line and headers) must arrive within HEAD_TIMEOUT seconds, counted
+  from the connection (or the end of the previous response), else 408 and close;
+- the head may be at most HEAD_MAX_BYTES, else 431 and close;
+- a request body must arrive within BODY_TIMEOUT seconds of its head, else 408 and close;
+- at most MAX_CONNECTIONS are open. A new connection beyond that first evicts the oldest one
+  still waiting for a request head (idle sockets are the cheap attack, and cost their owner
+  nothing to reopen); only when every connection is busy is the newcomer refused with a 503;
+- at shutdown, a request whose body is still arriving is cut at once instead of holding the
+  server for the whole graceful timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+LINGER_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    head_timeout: float = 10.0
+    head_max_bytes: int = 64 * 1024
+    body_timeout: float = 30.0
+    max_connections: int = 10_000
+
+
+class ConnectionRegistry:
+    """The open connections of one server, and which of them wait for a request head."""
+
+    def __init__(self, limits: ConnectionLimits) -> None:
+        self.limits = limits
+        self.open: set[GuardedHttpProtocol] = set()
+        self.waiting: OrderedDict[GuardedHttpProtocol, None] = OrderedDict()  # oldest first
+        self.evicted_total = 0
+        self.refused_total = 0
+
+    def admit(self, connection: GuardedHttpProtocol) -> bool:
+        if len(self.open) >= self.limits.max_connections:
+            if not self.waiting:
+                self.refused_total += 1
+                return False
+            oldest, _ = self.waiting.popitem(last=False)
+            self.evicted_total += 1
+            oldest.close_now()
+            self.open.discard(oldest)
+        self.open.add(connection)
+        return True
+
+    def waiting_for_head(self, connection: GuardedHttpProtocol, waiting: bool) -> None:
+        if waiting:
+            self.waiting[connection] = None
+        else:
+            self.waiting.pop(connection, None)
+
+    def forget(self, connection: GuardedHttpProtocol) -> None:
+        self.open.discard(connection)
+        self.waiting.pop(connection, None)
+
+
+class GuardedHttpProtocol(HttpToolsProtocol):
+    registry: ClassVar[ConnectionRegistry]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._timer: asyncio.TimerHandle | None = None
+        self._in_head = True
+        self._head_bytes = 0
+        self._body_pending = False
+        self._closing = False
+
+    # --- the connection ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        if not self.registry.admit(self):
+            self._answer_and_close(503, "too many open connections; try again shortly")
+            return
+        self._await_head()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_timer()
+        self.registry.forget(self)
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._closing:
+            return
+        if self._in_head:
+            self._head_bytes += len(data)
+            if self._head_bytes > self.registry.limits.head_max_bytes:
+                self._answer_and_close(431, "request head too large")
+                return
+        super().data_received(data)
+
+    def shutdown(self) -> None:
+        if self._body_pending and self.cycle is not None and not self.cycle.response_complete:
+            self.close_now()  # the app's receive() sees a disconnect and gives up at once
+            return
+        super().shutdown()
+
+    def close_now(self) -> None:
+        self._closing = True
+        self._stop_timer()
+        self.transport.close()
+
+    # --- the parser's callbacks ----------------------------------------------------------
+
+    def on_headers_complete(self) -> None:
+        self._in_head = False
+        self.registry.waiting_for_head(self, False)
+        self._stop_timer()
+        super().on_headers_complete()
+        if self._has_body():
+            self._body_pending = True
+            self._start_timer(self.registry.limits.body_timeout, self._body_too_slow)
+
+    def on_message_complete(self) -> None:
+        if self._body_pending:
+            self._body_pending = False
+            self._stop_timer()
+        super().on_message_complete()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if not self._closing and not self.transport.is_closing():
+            self._await_head()  # the next request on this kept-alive connection
+
+    # --- helpers -------------------------------------------------------------------------
+
+    def _await_head(self) -> None:
+        self._in_head = True
+        self._head_bytes = 0
+        self.registry.waiting_for_head(self, True)
+        self._start_timer(self.registry.limits.head_timeout, self._head_too_slow)
+
+    def _has_body(self) -> bool:
+        for name, value in self.headers:
+            if name == b"content-length":
+                return value.strip() not in (b"0", b"")
+            if name == b"transfer-encoding":
+                return True
+        return False
+
+    def _head_too_slow(self) -> None:
+        if self._in_head:
+            self._answer_and_close(408, "request head not received in time")
+
+    def _body_too_slow(self) -> None:
+        if self._body_pending and self.cycle is not None and not self.cycle.response_started:
+            self._answer_and_close(408, "request body not received in time")
+        else:
+            self.close_now()
+
+    def _answer_and_close(self, status: int, text: str) -> None:
+        """A minimal answer written straight to the socket: no app, no request, no waiting.
+
+        Then a lingering close: end our side (FIN) and discard what the client still sends for
+        a moment. Closing at once with its data unread makes the kernel send a reset, and the
+        client may lose the answer before it reads it.
+        """
+        body = ('{"detail":"' + text + '"}').encode()
+        self.transport.write(
+            STATUS_LINE[status]
+            + b"content-type: application/json\r\ncontent-length: "
+            + str(len(body)).encode()
+            + b"\r\nconnection: close\r\n\r\n"
+            + body
+        )
+        self._closing = True  # from now on data_received discards
+        self._stop_timer()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+            self._timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+        else:
+            self.transport.close()
+
+    def _start_timer(self, seconds: float, callback: Any) -> None:
+        self._stop_timer()
+        self._timer = self.loop.call_later(seconds, callback)
+
+    def _stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+def protocol_class(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:
+    """A protocol class bound to one server's registry (uvicorn builds one per connection)."""
+    return type(
+        "ServerHttpProtocol", (GuardedHttpProtocol,), {"registry": ConnectionRegistry(limits)}
+    )
