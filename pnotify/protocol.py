@@ -97,12 +97,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._closing:
             return
-        if self._in_head:
+        was_in_head = self._in_head
+        super().data_received(data)
+        # Only what arrives while the head is still incomplete counts against it: the same
+        # read may carry the end of the head and the start of a large (and legal) body.
+        if was_in_head and self._in_head and not self._closing:
             self._head_bytes += len(data)
             if self._head_bytes > self.registry.limits.head_max_bytes:
                 self._answer_and_close(431, "request head too large")
-                return
-        super().data_received(data)
 
     def shutdown(self) -> None:
         if self._body_pending and self.cycle is not None and not self.cycle.response_complete:

@@ -73,7 +73,7 @@ def run(
             check=False,
         )
         if verbose:
-            print(result.stdout)
+            print(result.stdout[-20_000:])
         if result.returncode != 0:
             failures.append(result.stdout[-6000:] + result.stderr[-2000:])
     return failures

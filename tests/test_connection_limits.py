@@ -151,3 +151,20 @@ def test_a_half_sent_body_does_not_hold_shutdown(tmp_path: Path) -> None:
     # uvicorn's graceful timeout is 5 s: a request still reading its body must not wait it out.
     assert stopped_after < 4, stopped_after
     assert not any("Traceback" in line for line in running.lines)
+
+
+def test_a_large_body_arriving_with_its_head_is_no_head(server: ServerProcess) -> None:
+    """Found by schemathesis: a 120 KB body sent in the same reads as a small head."""
+    account = server.account("big-body")
+    body = b'{"title":"x","message":"' + b"m" * 9_000 + b'"}' + b" " * 150_000
+    with _connect(server) as sock:
+        sock.sendall(
+            b"POST /api/notifications/ HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
+            b"Authorization: Bearer " + account.token.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 201 ")
