@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from pnotify import db  # noqa: E402
+from pnotify.storage import notification_writes as writes  # noqa: E402
 from pnotify.storage import notifications as store  # noqa: E402
 from tests.serverproc import ServerProcess, create_account  # noqa: E402
 
@@ -155,7 +156,7 @@ class Ours(Target):
             ).fetchone()
             context = db.WriteContext(conn, int(cursor))
             for index in range(LIST_ROWS):
-                notification = store.create(context, user_id, new)
+                notification = writes.create(context, user_id, new)
                 if index == LIST_ROWS - 1001:
                     created.append(notification)
             conn.execute(

@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 
 from pnotify.broker import CloseReason
 from pnotify.clock import now_us
+from pnotify.handlers import publishing
 from pnotify.logs import AccessLog
 from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.services import Services
@@ -89,6 +90,7 @@ class BackgroundTasks:
         while await writer.run(sweep):
             pass  # one batch per writer job: requests interleave between batches
         await writer.run(lambda ctx: session_store.purge_expired(ctx.conn))
+        await writer.run(publishing.purge_remembered_answers)
 
 
 async def _every(seconds: float, what: str, work: Callable[[], Awaitable[None]]) -> None:

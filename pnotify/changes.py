@@ -14,13 +14,16 @@ from pnotify.clock import to_iso_or_none
 if TYPE_CHECKING:
     from pnotify.storage.notifications import Notification
 
-ChangeKind = Literal["created", "status_change", "deleted"]
+ChangeKind = Literal["created", "updated", "status_change", "deleted"]
 CHANGE_KINDS: tuple[ChangeKind, ...] = get_args(ChangeKind)
 
 
 @dataclass(frozen=True, slots=True)
 class Change:
-    """One committed change to one notification; `notification` is None for a delete."""
+    """One committed change to one notification; `notification` is None for a delete.
+
+    `updated` is new content (update by key): the whole notification, as for `created`.
+    """
 
     kind: ChangeKind
     user_id: str
@@ -31,7 +34,7 @@ class Change:
     def payload(self) -> dict[str, Any]:
         """The JSON a client receives: the whole notification, its new status, or its id."""
         notification = self.notification
-        if self.kind == "created":
+        if self.kind in ("created", "updated"):
             assert notification is not None
             return notification.to_json()
         if self.kind == "status_change":

@@ -54,6 +54,7 @@ SCHEMAS: JSON = {
             "created_at": _TIME,
             "read_at": _MAYBE_TIME,
             "metadata": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+            "key": _MAYBE_TEXT,
         }
     ),
     "NotificationPage": _object(

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from pnotify.clock import DAY_US
 from pnotify.db import WriteContext
-from pnotify.storage import notifications as store
+from pnotify.storage import notification_writes as writes
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,12 @@ def sweep_batch(ctx: WriteContext, policy: RetentionPolicy, now: int, limit: int
         if policy.archive_after_days is not None and done < limit:
             cutoff = now - policy.archive_after_days * DAY_US
             for notification_id in _older(ctx, user_id, "read", cutoff, limit - done):
-                store.set_status(ctx, user_id, notification_id, "archived")
+                writes.set_status(ctx, user_id, notification_id, "archived")
                 done += 1
         if policy.delete_archived_after_days is not None and done < limit:
             cutoff = now - policy.delete_archived_after_days * DAY_US
             for notification_id in _older(ctx, user_id, "archived", cutoff, limit - done):
-                store.delete(ctx, user_id, notification_id, deleted_at=now)
+                writes.delete(ctx, user_id, notification_id, deleted_at=now)
                 done += 1
         if done < limit:
             before = now - policy.tombstone_days * DAY_US

@@ -86,6 +86,25 @@ class Choice(Type):
 
 
 @dataclass(frozen=True)
+class Boolean(Type):
+    def check(self, name: str, value: Any) -> bool:
+        if not isinstance(value, bool):
+            raise ValidationError(name, "must be true or false")
+        return value
+
+    def parse_text(self, name: str, text: str) -> bool:
+        lowered = text.strip().lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ValidationError(name, "must be true or false")
+
+    def schema(self) -> JSON:
+        return {"type": "boolean"}
+
+
+@dataclass(frozen=True)
 class Integer(Type):
     low: int
     high: int

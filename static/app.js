@@ -145,6 +145,13 @@
         desktopAlert(data);
         countSoon();
       });
+      source.addEventListener("updated", (event) => {
+        track(event);
+        const data = JSON.parse(event.data);
+        show(data.id, false).catch(() => {});
+        if (data.status === "unread") desktopAlert(data);
+        countSoon();
+      });
       source.addEventListener("status_change", (event) => {
         track(event);
         show(JSON.parse(event.data).id, false).catch(() => {});

@@ -17,6 +17,7 @@ from pnotify import db
 from pnotify.clock import DAY_US, now_us
 from pnotify.db import WriteContext
 from pnotify.retention import RetentionPolicy, sweep_batch
+from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import users
 from tests.serverproc import ServerProcess, run_cli, scalar, server_env
@@ -100,11 +101,11 @@ def test_retention_sweep_with_a_fake_clock(tmp_path: Path) -> None:
     now = now_us()
     with conn:
         context = WriteContext(conn, 0)
-        ids = [store.create(context, user.id, new).id for _ in range(4)]
-        store.set_status(context, user.id, ids[0], "read")
-        store.set_status(context, user.id, ids[1], "archived")
-        store.set_status(context, user.id, ids[2], "read")
-        store.delete(context, user.id, ids[3], deleted_at=now)
+        ids = [writes.create(context, user.id, new).id for _ in range(4)]
+        writes.set_status(context, user.id, ids[0], "read")
+        writes.set_status(context, user.id, ids[1], "archived")
+        writes.set_status(context, user.id, ids[2], "read")
+        writes.delete(context, user.id, ids[3], deleted_at=now)
         conn.execute(
             "UPDATE server_state SET value = ? WHERE key = 'change_cursor'", (context.last_cursor,)
         )

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from pnotify.handlers import publishing
 from pnotify.http import NotFound, Request, Response
 from pnotify.routing import Access, Operation, Reply, Route
-from pnotify.schema import Choice, Field, Fields, Integer, JsonObject, Text, Timestamp
+from pnotify.schema import Boolean, Choice, Field, Fields, Integer, JsonObject, Text, Timestamp
 from pnotify.services import Services
+from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 
 TITLE_MAX = 250
 MESSAGE_MAX = 10_000
 SOURCE_MAX = 100
 METADATA_MAX_BYTES = 16 * 1024
+KEY_MAX = 200
 METADATA_MAX_DEPTH = store.METADATA_MAX_DEPTH
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 200
@@ -29,6 +32,19 @@ NEW_NOTIFICATION = Fields(
             JsonObject(METADATA_MAX_BYTES, METADATA_MAX_DEPTH),
             doc=f"any JSON object, at most {METADATA_MAX_BYTES} bytes, "
             f"{METADATA_MAX_DEPTH} levels deep",
+        ),
+        Field(
+            "key",
+            Text(KEY_MAX),
+            doc="update the newest of your notifications with this key that is not archived, "
+            "instead of creating another (answered 200, not 201)",
+        ),
+        Field(
+            "silent",
+            Boolean(),
+            nullable=False,
+            default=False,
+            doc="with `key`: keep the read state (a resolution) instead of making it unread",
         ),
     )
 )
@@ -64,10 +80,18 @@ class NotificationHandlers:
             priority=data["priority"],
             source=data["source"],
             metadata=data["metadata"],
+            key=data["key"],
+            silent=data["silent"],
         )
-        user_id = request.user.user_id
-        created = await self.services.writer.run(lambda ctx: store.create(ctx, user_id, new))
-        return Response.created(created.to_json(), request.url_for("notification", id=created.id))
+
+        def answer(published: publishing.Published) -> Response:
+            ((notification, created),) = published
+            if not created:
+                return Response.json(notification.to_json())
+            location = request.url_for("notification", id=notification.id)
+            return Response.created(notification.to_json(), location)
+
+        return await publishing.publish(request, self.services, [new], answer)
 
     async def list(self, request: Request) -> Response:
         params = request.params
@@ -100,7 +124,7 @@ class NotificationHandlers:
         status = request.data["status"]
         user_id, notification_id = request.user.user_id, request.path_params["id"]
         updated = await self.services.writer.run(
-            lambda ctx: store.set_status(ctx, user_id, notification_id, status)
+            lambda ctx: writes.set_status(ctx, user_id, notification_id, status)
         )
         if updated is None:
             raise NotFound("notification not found", code="notification_not_found")
@@ -112,7 +136,7 @@ class NotificationHandlers:
         updated = 0
         while True:
             done = await self.services.writer.run(
-                lambda ctx: store.mark_all_read(ctx, user_id, MARK_ALL_BATCH)
+                lambda ctx: writes.mark_all_read(ctx, user_id, MARK_ALL_BATCH)
             )
             updated += done
             if done < MARK_ALL_BATCH:
@@ -121,7 +145,7 @@ class NotificationHandlers:
     async def delete(self, request: Request) -> Response:
         user_id, notification_id = request.user.user_id, request.path_params["id"]
         deleted = await self.services.writer.run(
-            lambda ctx: store.delete(ctx, user_id, notification_id)
+            lambda ctx: writes.delete(ctx, user_id, notification_id)
         )
         if not deleted:
             raise NotFound("notification not found", code="notification_not_found")
@@ -152,7 +176,10 @@ def routes(services: Services) -> list[Route]:
             publish_scope=True,
             operation=Operation(
                 "Create a notification (publish-scope tokens may call this)",
-                {201: Reply("created; `Location` is its URL", "Notification")},
+                {
+                    201: Reply("created; `Location` is its URL", "Notification"),
+                    200: Reply("updated by `key` (or unchanged)", "Notification"),
+                },
                 body=NEW_NOTIFICATION,
             ),
         ),

@@ -33,7 +33,12 @@ REPLAY_PAGE = 500
 CHANGES_LIMIT_DEFAULT = 500
 CHANGES_LIMIT_MAX = 1000
 RETRY_MILLISECONDS = 3000
-_EVENT_NAMES = {"created": "notification", "status_change": "status_change", "deleted": "deleted"}
+_EVENT_NAMES = {
+    "created": "notification",
+    "updated": "updated",
+    "status_change": "status_change",
+    "deleted": "deleted",
+}
 
 
 def change_event(change: Change) -> bytes:

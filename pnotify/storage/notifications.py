@@ -1,7 +1,6 @@
-"""Notifications: every query is scoped by `user_id`; another user's row simply does not exist.
-
-Writes take a `WriteContext` (they run inside a group-commit batch; see db.py) and record a
-`Change` for the live feed; reads take the event loop's connection and are index-backed.
+"""Notifications, read: every query is scoped by `user_id`; another user's row simply does not
+exist. Reads take the event loop's connection and are index-backed. The writes are in
+notification_writes.py.
 """
 
 from __future__ import annotations
@@ -12,10 +11,8 @@ from typing import Any
 import apsw
 
 from pnotify import jsontext
-from pnotify.changes import Change
-from pnotify.clock import now_us, to_iso, to_iso_or_none
-from pnotify.db import WriteContext
-from pnotify.ids import uuid7
+from pnotify.changes import Change, ChangeKind
+from pnotify.clock import to_iso, to_iso_or_none
 
 PRIORITIES = ("low", "medium", "high", "critical")
 STATUSES = ("unread", "read", "archived")
@@ -38,6 +35,8 @@ class Notification:
     metadata: str | None
     cursor: int
     created_cursor: int
+    key: str | None = None
+    content_cursor: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,7 +49,17 @@ class Notification:
             "created_at": to_iso(self.created_at),
             "read_at": to_iso_or_none(self.read_at),
             "metadata": stored_metadata(self.metadata),
+            "key": self.key,
         }
+
+    def same_content(self, new: NewNotification) -> bool:
+        return (self.title, self.message, self.priority, self.source, self.metadata) == (
+            new.title,
+            new.message,
+            new.priority,
+            new.source,
+            new.metadata,
+        )
 
 
 def stored_metadata(text: str | None) -> dict[str, Any] | None:
@@ -76,6 +85,8 @@ class NewNotification:
     priority: str
     source: str | None
     metadata: str | None  # already-serialised JSON object
+    key: str | None = None  # update the user's notification with this key, if there is one
+    silent: bool = False  # an update that keeps the read state (a resolution, not an alarm)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,119 +97,22 @@ class ListFilter:
     since: int | None = None
 
 
-_SELECT = (
-    "SELECT id, user_id, title, message, priority, status, source, created_at, read_at, "
-    "metadata, cursor, created_cursor FROM notifications"
+COLUMNS = (
+    "id, user_id, title, message, priority, status, source, created_at, read_at, "
+    "metadata, cursor, created_cursor, key, content_cursor"
 )
+_SELECT = f"SELECT {COLUMNS} FROM notifications"  # noqa: S608 (constant)
 
 
-def _row(row: tuple[Any, ...]) -> Notification:
+def row_to_notification(row: tuple[Any, ...]) -> Notification:
     return Notification(*row)
-
-
-def create(ctx: WriteContext, user_id: str, new: NewNotification) -> Notification:
-    cursor = ctx.next_cursor()
-    notification = Notification(
-        id=uuid7(),
-        user_id=user_id,
-        title=new.title,
-        message=new.message,
-        priority=new.priority,
-        status="unread",
-        source=new.source,
-        created_at=now_us(),
-        read_at=None,
-        metadata=new.metadata,
-        cursor=cursor,
-        created_cursor=cursor,
-    )
-    ctx.conn.execute(
-        "INSERT INTO notifications (id, user_id, title, message, priority, status, source, "
-        "created_at, read_at, metadata, cursor, created_cursor) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            notification.id,
-            user_id,
-            notification.title,
-            notification.message,
-            notification.priority,
-            notification.status,
-            notification.source,
-            notification.created_at,
-            None,
-            notification.metadata,
-            cursor,
-            cursor,
-        ),
-    )
-    ctx.events.append(Change("created", user_id, cursor, notification.id, notification))
-    return notification
 
 
 def get(conn: apsw.Connection, user_id: str, notification_id: str) -> Notification | None:
     row = conn.execute(
         _SELECT + " WHERE id = ? AND user_id = ?", (notification_id, user_id)
     ).fetchone()
-    return _row(row) if row else None
-
-
-def set_status(
-    ctx: WriteContext, user_id: str, notification_id: str, status: str
-) -> Notification | None:
-    """Read sets `read_at` (once), unread clears it, archived keeps it. Same status: no change."""
-    current = get(ctx.conn, user_id, notification_id)
-    if current is None:
-        return None
-    if current.status == status:
-        return current
-    if status == "read":
-        read_at = current.read_at if current.read_at is not None else now_us()
-    elif status == "unread":
-        read_at = None
-    else:
-        read_at = current.read_at
-    cursor = ctx.next_cursor()
-    row = ctx.conn.execute(
-        "UPDATE notifications SET status = ?, read_at = ?, cursor = ? "
-        "WHERE id = ? AND user_id = ? "
-        "RETURNING id, user_id, title, message, priority, status, source, created_at, read_at, "
-        "metadata, cursor, created_cursor",
-        (status, read_at, cursor, notification_id, user_id),
-    ).fetchone()
-    assert row is not None  # the row was read in this same transaction
-    updated = _row(row)
-    ctx.events.append(Change("status_change", user_id, cursor, updated.id, updated))
-    return updated
-
-
-def mark_all_read(ctx: WriteContext, user_id: str, limit: int) -> int:
-    """Mark up to `limit` unread notifications read; returns how many (0 when none are left)."""
-    rows = ctx.conn.execute(
-        "SELECT id FROM notifications WHERE user_id = ? AND status = 'unread' LIMIT ?",
-        (user_id, limit),
-    ).fetchall()
-    for (notification_id,) in rows:
-        set_status(ctx, user_id, str(notification_id), "read")
-    return len(rows)
-
-
-def delete(
-    ctx: WriteContext, user_id: str, notification_id: str, *, deleted_at: int | None = None
-) -> bool:
-    deleted = ctx.conn.execute(
-        "DELETE FROM notifications WHERE id = ? AND user_id = ? RETURNING id",
-        (notification_id, user_id),
-    ).fetchall()
-    if not deleted:
-        return False
-    cursor = ctx.next_cursor()
-    ctx.conn.execute(
-        "INSERT INTO tombstones (id, user_id, cursor, deleted_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET cursor = excluded.cursor, deleted_at = excluded.deleted_at",
-        (notification_id, user_id, cursor, now_us() if deleted_at is None else deleted_at),
-    )
-    ctx.events.append(Change("deleted", user_id, cursor, notification_id, None))
-    return True
+    return row_to_notification(row) if row else None
 
 
 # The list query is assembled only from these constant fragments, chosen by which filters are
@@ -238,7 +152,7 @@ def list_page(
         _SELECT + where + " ORDER BY created_at DESC, id DESC LIMIT ? OFFSET ?",
         [user_id, *params, limit, offset],
     ).fetchall()
-    return [_row(row) for row in rows], count(conn, user_id, filters)
+    return [row_to_notification(row) for row in rows], count(conn, user_id, filters)
 
 
 def count(conn: apsw.Connection, user_id: str, filters: ListFilter) -> int:
@@ -250,6 +164,24 @@ def count(conn: apsw.Connection, user_id: str, filters: ListFilter) -> int:
     where, params = _where(filters, fragments)
     row = conn.execute(select + where, [user_id, *params]).fetchone()
     return int(row[0]) if row else 0
+
+
+def _replayed_kind(notification: Notification, after: int) -> ChangeKind:
+    if notification.created_cursor > after:
+        return "created"
+    if notification.content_cursor > after:
+        return "updated"
+    return "status_change"
+
+
+def by_key(conn: apsw.Connection, user_id: str, key: str) -> Notification | None:
+    """The newest of the user's notifications with this key that is not archived."""
+    row = conn.execute(
+        _SELECT + " WHERE user_id = ? AND key = ? AND status != 'archived' "
+        "ORDER BY created_at DESC LIMIT 1",
+        (user_id, key),
+    ).fetchone()
+    return row_to_notification(row) if row else None
 
 
 def current_cursor(conn: apsw.Connection) -> tuple[int, int]:
@@ -289,10 +221,8 @@ def changes_after(conn: apsw.Connection, user_id: str, after: int, limit: int) -
         (user_id, after, limit),
     ).fetchall()
     changes = [
-        Change(
-            "created" if n.created_cursor > after else "status_change", user_id, n.cursor, n.id, n
-        )
-        for n in map(_row, rows)
+        Change(_replayed_kind(n, after), user_id, n.cursor, n.id, n)
+        for n in map(row_to_notification, rows)
     ]
     changes.extend(
         Change("deleted", user_id, cursor, notification_id, None)

@@ -10,6 +10,7 @@ import pytest
 
 from pnotify import db
 from pnotify.changes import Change
+from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import users
 
@@ -50,10 +51,10 @@ async def test_one_failing_job_does_not_undo_the_others_in_its_batch(
     writer.start()
 
     def create(ctx: db.WriteContext) -> store.Notification:
-        return store.create(ctx, user_id, NEW)
+        return writes.create(ctx, user_id, NEW)
 
     def create_then_fail(ctx: db.WriteContext) -> None:
-        store.create(ctx, user_id, NEW)  # written, takes a cursor, then rolled back
+        writes.create(ctx, user_id, NEW)  # written, takes a cursor, then rolled back
         raise _Failing
 
     try:
@@ -81,7 +82,7 @@ async def test_run_answers_after_commit(database: Path, user_id: str) -> None:
     writer = db.Writer(database, "FULL")
     writer.start()
     try:
-        created = await writer.run(lambda ctx: store.create(ctx, user_id, NEW))
+        created = await writer.run(lambda ctx: writes.create(ctx, user_id, NEW))
         # Another connection sees it at once: run() returned only after COMMIT.
         other = db.connect(database, readonly=True)
         try:
