@@ -12,6 +12,8 @@ import os
 import re
 import sys
 import time
+from typing import Any
+from urllib.parse import parse_qsl
 
 import apsw
 
@@ -25,7 +27,19 @@ from pnotify.background import BackgroundTasks
 from pnotify.broker import Broker, CloseReason
 from pnotify.changes import Change
 from pnotify.config import Settings
-from pnotify.handlers import api_tokens, me, notifications, ops, pages, signin, static, sync
+from pnotify.handlers import (
+    api_tokens,
+    gotify,
+    me,
+    notifications,
+    ntfy,
+    ops,
+    pages,
+    signin,
+    static,
+    sync,
+    webhooks,
+)
 from pnotify.headers import HeaderPolicy
 from pnotify.http import (
     ClientDisconnected,
@@ -41,6 +55,7 @@ from pnotify.http import (
 from pnotify.logs import AccessLog
 from pnotify.metrics import Metrics
 from pnotify.routing import Router
+from pnotify.schema import Fields
 from pnotify.services import Services
 from pnotify.storage import sessions as session_store
 
@@ -101,6 +116,9 @@ class App:
                 *pages.routes(services),
                 *static.routes(),
                 *ops.routes(services, self.metrics),
+                *ntfy.routes(services),
+                *gotify.routes(services),
+                *webhooks.routes(services),
             ]
         )
         self.metrics.watch(services)
@@ -229,7 +247,7 @@ class App:
             # The route's contract, enforced here, so that no handler can skip it.
             request.params = operation.query.parse_query(request.query)
             if operation.body is not None:
-                request.data = operation.body.parse_body(await request.json_object())
+                request.data = await _read_body(request, operation.body, operation.form_body)
         return await match.route.handler(request)
 
     def _record(
@@ -249,6 +267,14 @@ class App:
                     "request_id": request_id,
                 }
             )
+
+
+async def _read_body(request: Request, fields: Fields, form: bool) -> dict[str, Any]:
+    content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+    if form and content_type == "application/x-www-form-urlencoded":
+        text = (await request.body()).decode("utf-8", "replace")
+        return fields.parse_query(dict(parse_qsl(text, keep_blank_values=True)), "field")
+    return fields.parse_body(await request.json_object())
 
 
 def create_app(settings: Settings) -> App:

@@ -37,8 +37,10 @@ _KINDS = (
     ErrorKind("token_not_found", 404, "no such API token for this user"),
     ErrorKind("qr_code_expired", 404, "a token's QR code is shown only for a few minutes"),
     ErrorKind("method_not_allowed", 405, "the path exists; the method does not (see `Allow`)"),
+    ErrorKind("request_timeout", 408, "the request head or body did not arrive in time"),
     ErrorKind("payload_too_large", 413, "the body is larger than the limit"),
     ErrorKind("unsupported_media_type", 415, "the body's Content-Type is not accepted here"),
+    ErrorKind("request_head_too_large", 431, "the request line and headers exceed 64 KiB"),
     ErrorKind("validation_failed", 422, "a field or parameter has a value that is not allowed"),
     ErrorKind("too_many_failures", 429, "too many failed token attempts from this address"),
     ErrorKind(
@@ -46,6 +48,7 @@ _KINDS = (
     ),
     ErrorKind("too_many_streams", 429, "the token or session has SSE_STREAMS_PER_TOKEN streams"),
     ErrorKind("internal_error", 500, "a bug: the log has the details under the request id"),
+    ErrorKind("too_many_connections", 503, "every connection is busy; try again shortly"),
     ErrorKind("read_timeout", 503, "a database read took longer than READ_TIME_LIMIT_MS"),
     ErrorKind("disk_full", 507, "the disk is full: nothing was written; retry when there is room"),
 )

@@ -108,6 +108,31 @@ SCHEMAS: JSON = {
         "properties": {"status": {"type": "string"}, "detail": {"type": "string"}},
         "required": ["status"],
     },
+    "NtfyMessage": _object(
+        {
+            "id": {"type": "string"},
+            "time": {"type": "integer"},
+            "event": {"type": "string", "const": "message"},
+            "topic": {"type": "string"},
+            "title": {"type": "string"},
+            "message": {"type": "string"},
+            "priority": {"type": "integer", "minimum": 1, "maximum": 5},
+            "tags": {"type": "array", "items": {"type": "string"}},
+            "click": {"type": "string"},
+        }
+    ),
+    "GotifyMessage": _object(
+        {
+            "id": {"type": "integer"},
+            "appid": {"type": "integer"},
+            "message": {"type": "string"},
+            "title": {"type": "string"},
+            "priority": {"type": "integer"},
+            "date": _TIME,
+            "extras": {"type": "object"},
+        }
+    ),
+    "WebhookResult": _object({"received": {"type": "integer"}, "created": {"type": "integer"}}),
     "EventStream": {"type": "string", "description": "text/event-stream; see the README"},
     "Image": {"type": "string", "contentMediaType": "image/png"},
 }
@@ -124,6 +149,8 @@ SCHEMAS["NewToken"] = _NEW_TOKEN
 _COMMON_ERRORS = {
     400: "unreadable parameter, header or body",
     404: "no such route, or an id that is not a UUID",
+    408: "the request head or body did not arrive in time",
+    431: "the request line and headers exceed 64 KiB",
     422: "a parameter or field that is not allowed (the detail names it)",
     429: "too many requests (`Retry-After`)",
     503: "a database read took too long",
@@ -158,6 +185,12 @@ def document(router: Router, cookie_name: str) -> JSON:
             "securitySchemes": {
                 "bearer": {"type": "http", "scheme": "bearer", "description": "an API token"},
                 "session": {"type": "apiKey", "in": "cookie", "name": cookie_name},
+                "basic": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "integrations: any user name, the API token as password",
+                },
+                "gotifyKey": {"type": "apiKey", "in": "header", "name": "X-Gotify-Key"},
             },
         },
     }
@@ -177,10 +210,16 @@ def _operation(route: Route, operation: Operation) -> JSON:
         "security": _SECURITY[route.access],
     }
     if operation.body is not None:
-        described["requestBody"] = {
-            "required": True,
-            "content": {"application/json": {"schema": operation.body.body_schema()}},
-        }
+        schema = operation.body.body_schema()
+        content = {"application/json": {"schema": schema}}
+        if operation.form_body:
+            content["application/x-www-form-urlencoded"] = {"schema": schema}
+        described["requestBody"] = {"required": True, "content": content}
+    elif operation.text_body:
+        text = {"schema": {"type": "string", "maxLength": 10_000}}
+        described["requestBody"] = {"required": False, "content": {"text/plain": text}}
+    if route.integration:
+        described["security"] = [{"bearer": []}, {"basic": []}, {"gotifyKey": []}]
     return described
 
 
@@ -192,7 +231,7 @@ def _responses(route: Route, operation: Operation) -> JSON:
     errors_here = dict(_COMMON_ERRORS)
     if route.access is not Access.PUBLIC:
         errors_here |= _AUTH_ERRORS
-    if operation.body is not None or route.method in ("POST", "PATCH", "DELETE"):
+    if operation.body is not None or route.method in ("POST", "PUT", "PATCH", "DELETE"):
         errors_here |= _BODY_ERRORS
     responses: JSON = {
         str(status): {

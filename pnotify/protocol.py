@@ -85,7 +85,9 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if not self.registry.admit(self):
-            self._answer_and_close(503, "too many open connections; try again shortly")
+            self._answer_and_close(
+                503, "too many open connections; try again shortly", "too_many_connections"
+            )
             return
         self._await_head()
 
@@ -104,7 +106,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if was_in_head and self._in_head and not self._closing:
             self._head_bytes += len(data)
             if self._head_bytes > self.registry.limits.head_max_bytes:
-                self._answer_and_close(431, "request head too large")
+                self._answer_and_close(431, "request head too large", "request_head_too_large")
 
     def shutdown(self) -> None:
         if self._body_pending and self.cycle is not None and not self.cycle.response_complete:
@@ -157,22 +159,22 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _head_too_slow(self) -> None:
         if self._in_head:
-            self._answer_and_close(408, "request head not received in time")
+            self._answer_and_close(408, "request head not received in time", "request_timeout")
 
     def _body_too_slow(self) -> None:
         if self._body_pending and self.cycle is not None and not self.cycle.response_started:
-            self._answer_and_close(408, "request body not received in time")
+            self._answer_and_close(408, "request body not received in time", "request_timeout")
         else:
             self.close_now()
 
-    def _answer_and_close(self, status: int, text: str) -> None:
+    def _answer_and_close(self, status: int, text: str, code: str) -> None:
         """A minimal answer written straight to the socket: no app, no request, no waiting.
 
         Then a lingering close: end our side (FIN) and discard what the client still sends for
         a moment. Closing at once with its data unread makes the kernel send a reset, and the
         client may lose the answer before it reads it.
         """
-        body = ('{"detail":"' + text + '"}').encode()
+        body = ('{"detail":"' + text + '","code":"' + code + '"}').encode()
         self.transport.write(
             STATUS_LINE[status]
             + b"content-type: application/json\r\ncontent-length: "

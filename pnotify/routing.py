@@ -34,8 +34,21 @@ class Convertor:
     normalise: Callable[[str], str] = str
 
 
+# The server's own first path segments can never be ntfy topics.
+RESERVED_SEGMENTS = (
+    "api",
+    "auth",
+    "fragments",
+    "static",
+    "healthz",
+    "metrics",
+    "tokens",
+    "message",
+)
+
 CONVERTORS = {
     "str": Convertor("[^/]+"),
+    "topic": Convertor("(?!(?:" + "|".join(RESERVED_SEGMENTS) + ")$)[-_A-Za-z0-9]{1,64}"),
     "uuid": Convertor(
         "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}", str.lower
     ),
@@ -68,6 +81,10 @@ class Operation:
     replies: dict[int, Reply]
     query: Fields = field(default_factory=Fields)
     body: Fields | None = None
+    # Besides JSON, a body may come as an HTML form (Gotify's clients send either).
+    form_body: bool = False
+    # The body is the message itself (ntfy): read by the handler, documented as text.
+    text_body: bool = False
     tag: str = "notifications"
 
 
@@ -81,6 +98,8 @@ class Route:
     publish_scope: bool = False
     name: str | None = None
     operation: Operation | None = None  # API routes: their contract (see Operation)
+    # Integration routes also take the token the ways other tools send it (auth/access.py).
+    integration: bool = False
     regex: re.Pattern[str] = field(init=False, repr=False, compare=False)
     # The pattern without parameter types: the label in metrics and the access log.
     template: str = field(init=False, repr=False, compare=False)

@@ -176,19 +176,52 @@ class JsonObject(Type):
     def check(self, name: str, value: Any) -> str:
         if not isinstance(value, dict):
             raise ValidationError(name, "must be a JSON object")
-        constant = jsontext.nonstandard(value)
-        if constant is not None:
-            raise ValidationError(name, f"{constant} is not a JSON number (standard JSON only)")
-        if jsontext.depth(value, self.max_depth + 1) > self.max_depth:
-            raise ValidationError(name, f"must be nested at most {self.max_depth} levels deep")
+        problem = jsontext.problem(value, self.max_depth)
+        if problem is not None:
+            raise ValidationError(name, problem)
         encoded = jsontext.compact(value)
-        if len(encoded.encode("utf-8", "surrogatepass")) > self.max_bytes:
+        if len(encoded.encode()) > self.max_bytes:
             raise ValidationError(name, f"must be at most {self.max_bytes} bytes as JSON")
-        no_lone_surrogates(name, encoded)
         return encoded
 
     def schema(self) -> JSON:
         return {"type": "object"}
+
+
+@dataclass(frozen=True)
+class TextList(Type):
+    """A list of short strings (tags); from text, comma-separated."""
+
+    max_items: int
+    max_length: int
+
+    def check(self, name: str, value: Any) -> list[str]:
+        if not isinstance(value, list) or len(value) > self.max_items:
+            raise ValidationError(name, f"must be a list of at most {self.max_items} strings")
+        return [Text(self.max_length).check(name, item) for item in value]
+
+    def parse_text(self, name: str, text: str) -> list[str]:
+        return self.check(name, [item.strip() for item in text.split(",") if item.strip()])
+
+    def schema(self) -> JSON:
+        item = Text(self.max_length).schema()
+        return {"type": "array", "items": item, "maxItems": self.max_items}
+
+
+@dataclass(frozen=True)
+class AnyJson(Type):
+    """Any JSON value (kept as given, for metadata), standard and not too deep."""
+
+    max_depth: int = 8
+
+    def check(self, name: str, value: Any) -> Any:
+        problem = jsontext.problem(value, self.max_depth)
+        if problem is not None:
+            raise ValidationError(name, problem)
+        return value
+
+    def schema(self) -> JSON:
+        return {}
 
 
 @dataclass(frozen=True)
@@ -206,6 +239,8 @@ class Fields:
     """The fields of a JSON body, or the parameters of a query string."""
 
     fields: tuple[Field, ...] = ()
+    # Webhook bodies from other tools: names we do not know are ignored, not refused.
+    extra_allowed: bool = False
     by_name: dict[str, Field] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -225,10 +260,15 @@ class Fields:
                 values[spec.name] = spec.default
             else:
                 values[spec.name] = spec.type.check(spec.name, value)
+        if self.extra_allowed:  # kept as given, standard JSON only
+            for name in set(data) - set(self.by_name):
+                values[name] = AnyJson().check(name, data[name])
         return values
 
-    def parse_query(self, query: Mapping[str, str]) -> dict[str, Any]:
-        self._refuse_unknown(query, "query parameter")
+    def parse_query(
+        self, query: Mapping[str, str], what: str = "query parameter"
+    ) -> dict[str, Any]:
+        self._refuse_unknown(query, what)
         values: dict[str, Any] = {}
         for spec in self.fields:
             text = query.get(spec.name)
@@ -241,6 +281,8 @@ class Fields:
         return values
 
     def _refuse_unknown(self, given: Mapping[str, Any], what: str) -> None:
+        if self.extra_allowed:
+            return
         unknown = sorted(set(given) - set(self.by_name))
         if unknown:
             allowed = ", ".join(sorted(self.by_name)) or "none"
@@ -255,7 +297,11 @@ class Fields:
             if spec.doc:
                 described["description"] = spec.doc
             properties[spec.name] = described
-        schema: JSON = {"type": "object", "properties": properties, "additionalProperties": False}
+        schema: JSON = {
+            "type": "object",
+            "properties": properties,
+            "additionalProperties": self.extra_allowed,
+        }
         required = [spec.name for spec in self.fields if spec.required]
         if required:
             schema["required"] = required

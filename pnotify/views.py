@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from typing import Any
 
 from pnotify import jsontext
 from pnotify.clock import now_us, to_iso
@@ -52,23 +53,51 @@ def linkify(text: str) -> Safe:
     return Safe("".join(parts))
 
 
-def _metadata_value(value: object) -> str:
-    return value if isinstance(value, str) else jsontext.compact(value)
+def _metadata_value(value: object) -> Safe:
+    return linkify(value if isinstance(value, str) else jsontext.compact(value))
 
 
-def _metadata(raw: str | None) -> Safe:
-    value = stored_metadata(raw)
-    if value is None:
+def _metadata(value: dict[str, Any] | None) -> Safe:
+    if not value:
         return Safe("")
     rows = "".join(
-        f"<dt>{escape(key)}</dt><dd>{escape(_metadata_value(item))}</dd>"
-        for key, item in value.items()
+        f"<dt>{escape(key)}</dt><dd>{_metadata_value(item)}</dd>" for key, item in value.items()
     )
-    return Safe(f'<dl class="metadata">{rows}</dl>') if rows else Safe("")
+    return Safe(f'<dl class="metadata">{rows}</dl>')
+
+
+def _is_web_link(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(("http://", "https://"))
+
+
+def _link(url: str, text: str) -> str:
+    return f'<a href="{escape(url)}" {_LINK_ATTRIBUTES}>{escape(text)}</a>'
+
+
+def _extras(value: dict[str, Any] | None) -> Safe:
+    """What integrations send, shown usefully: tags as chips, the click URL and every other
+    link (Alertmanager's generator, runbook, Grafana's dashboard and silence) clickable."""
+    if not value:
+        return Safe("")
+    parts: list[str] = []
+    tags = value.get("tags")
+    if isinstance(tags, list) and tags:
+        chips = "".join(f"<li>{escape(tag)}</li>" for tag in tags if isinstance(tag, str))
+        parts.append(f'<ul class="tags" aria-label="Tags">{chips}</ul>')
+    links = [("Open", value["click"])] if _is_web_link(value.get("click")) else []
+    more = value.get("links")
+    if isinstance(more, dict):
+        links += [(str(name), url) for name, url in more.items() if _is_web_link(url)]
+    if links:
+        parts.append(
+            '<p class="links">' + " · ".join(_link(url, name) for name, url in links) + "</p>"
+        )
+    return Safe(f'<div class="extras">{"".join(parts)}</div>' if parts else "")
 
 
 def notification_item(notification: Notification) -> Safe:
     icon, label = PRIORITY_LABELS[notification.priority]
+    metadata = stored_metadata(notification.metadata)
     unread = notification.status == "unread"
     return Safe(
         render(
@@ -86,7 +115,8 @@ def notification_item(notification: Notification) -> Safe:
             title=notification.title,
             status_label=STATUS_LABELS[notification.status],
             message=linkify(notification.message) if notification.message else Safe(""),
-            metadata=_metadata(notification.metadata),
+            extras=_extras(metadata),
+            metadata=_metadata(metadata),
             read_action="unread" if not unread else "read",
             read_label="Mark unread" if not unread else "Mark read",
             archive_hidden=Safe(" hidden") if notification.status == "archived" else Safe(""),

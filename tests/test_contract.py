@@ -38,6 +38,13 @@ def test_the_document_describes_every_api_route(client: httpx.Client) -> None:
         ("DELETE", "/api/tokens/{id}"),
         ("GET", "/api/tokens/{id}/qr"),
         ("GET", "/healthz"),
+        ("POST", "/"),
+        ("PUT", "/"),
+        ("POST", "/{topic}"),
+        ("PUT", "/{topic}"),
+        ("POST", "/message"),
+        ("POST", "/api/integrations/alertmanager"),
+        ("POST", "/api/integrations/apprise"),
     }
     create = document["paths"]["/api/notifications/"]["post"]
     body = create["requestBody"]["content"]["application/json"]["schema"]

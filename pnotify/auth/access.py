@@ -7,6 +7,7 @@ a bearer token are exempt, as a browser never adds one by itself.
 
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -45,16 +46,54 @@ class SignInRequired(Exception):
         self.location = request.url_for("sign_in") + "?next=" + quote(target, safe="/?=&")
 
 
-def bearer_token(request: Request) -> str | None:
+def presented_token(request: Request, integration: bool = False) -> str | None:
+    """The API token a request carries: `Authorization: Bearer`, and on integration routes also
+    the ways other tools send it — `Authorization: Basic` with the token as the password (any
+    user name), ntfy's `?auth=` (the base64 of a whole Authorization value), and Gotify's
+    `X-Gotify-Key` header or `?token=`. None when there is none (a browser, perhaps)."""
     header = request.header("authorization")
-    if header is None:
-        return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        raise Unauthorized(
-            "Authorization header must be 'Bearer <token>'", code="invalid_authorization"
+    if header is None and integration:
+        header = _from_auth_parameter(request.query.get("auth"))
+    if header is not None:
+        scheme, _, value = header.strip().partition(" ")
+        if scheme.lower() == "bearer" and value.strip():
+            return value.strip()
+        if scheme.lower() == "basic" and integration:
+            return _basic_password(value)
+        expected = (
+            "'Bearer <token>' (or Basic with the token as password)"
+            if integration
+            else ("'Bearer <token>'")
         )
-    return value.strip()
+        raise Unauthorized(f"Authorization header must be {expected}", code="invalid_authorization")
+    if integration:
+        return request.header("x-gotify-key") or request.query.get("token") or None
+    return None
+
+
+def _from_auth_parameter(raw: str | None) -> str | None:
+    if not raw:
+        return None
+    try:
+        return base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise Unauthorized(
+            "auth: expected the base64 of an Authorization header value",
+            code="invalid_authorization",
+        ) from None
+
+
+def _basic_password(value: str) -> str:
+    try:
+        user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        raise Unauthorized(
+            "Basic credentials are not base64", code="invalid_authorization"
+        ) from None
+    token = password or user  # `curl -u :TOKEN` and `-u TOKEN:` both seen in the wild
+    if not token:
+        raise Unauthorized("Basic credentials carry no token", code="invalid_authorization")
+    return token
 
 
 class AccessControl:
@@ -76,7 +115,7 @@ class AccessControl:
         """The caller, checked against the route's rule; raises when they may not call it."""
         if route.access is Access.PUBLIC:
             return None
-        token = bearer_token(request)
+        token = presented_token(request, route.integration)
         if token is not None and route.access is not Access.PAGE:
             return await self._by_token(token, route, request)
         principal = self.cookies.principal(request, self.reader)

@@ -25,3 +25,20 @@ def test_depth_is_measured_without_recursion() -> None:
     assert jsontext.depth(deep, stop=33) == 33
     assert jsontext.depth({"a": [1, {"b": 2}]}, stop=10) == 3
     assert jsontext.depth("scalar", stop=10) == 0
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"a": [1, {"b": "ok"}]}, None),
+        ({"a": {"b": {"c": {}}}}, "must be nested at most 3 levels deep"),
+        ({"k": "\ud800"}, "contains a lone surrogate (not valid Unicode)"),
+        ({"\udfff": 1}, "contains a lone surrogate (not valid Unicode)"),
+        (jsontext.loads_marking_nonstandard('{"n": [NaN]}'), "NaN is not a JSON number"),
+    ],
+)
+def test_problem_finds_what_cannot_be_kept(value: object, problem: str | None) -> None:
+    found = jsontext.problem(value, max_depth=3)
+    assert found == problem or (
+        problem is not None and found is not None and found.startswith(problem)
+    )
