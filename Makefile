@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run dev test test-fast fuzz lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
+.PHONY: run login-link dev test test-fast fuzz lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("priority-notify needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -21,10 +21,13 @@ $(DEV_STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	@touch $@ $(RUN_STAMP)
 
 run: $(RUN_STAMP)  ## start the server on 127.0.0.1:8000, data in ./data
-	$(BIN)/python -m pnotify
+	DATA_DIR=$${DATA_DIR:-data} $(BIN)/pnotify
+
+login-link: $(RUN_STAMP)  ## a one-time sign-in link for the server `make run` started
+	DATA_DIR=$${DATA_DIR:-data} $(BIN)/pnotify login-link
 
 dev: $(DEV_STAMP)  ## auto-reloading server for development
-	$(BIN)/python -m uvicorn --factory pnotify.devserver:app --reload --reload-dir pnotify --reload-dir sql --host 127.0.0.1 --port 8000
+	DATA_DIR=$${DATA_DIR:-data} $(BIN)/python -m uvicorn --factory pnotify.devserver:app --reload --reload-dir pnotify --reload-dir sql --host 127.0.0.1 --port 8000
 
 test-fast: $(DEV_STAMP)  ## unit tests only (tests/unit/, seconds): for the edit loop
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

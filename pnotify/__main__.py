@@ -1,318 +1,155 @@
-"""`python -m pnotify`: the server (default), and the operator's commands.
-
-python -m pnotify [serve] [--host H] [--port P]
-python -m pnotify migrate
-python -m pnotify token create --name N [--device-type T] [--scope S] [--expires-in DAYS]
-python -m pnotify token list
-python -m pnotify token revoke ID
-python -m pnotify new-migration NAME
-"""
+"""`pnotify` (or `python -m pnotify`): the server by default, the operator's commands, and the
+`send` / `subscribe` client commands. Every error is one line on stderr and a non-zero exit,
+never a traceback."""
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import ipaddress
-import logging
-import resource
-import signal
-import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from types import FrameType
+from typing import NoReturn
 
-import apsw
-import uvicorn
-
-from pnotify import backup, db, logs, migrate
-from pnotify.clock import now_us, to_iso
-from pnotify.config import ConfigError, Settings, load_settings, with_bound_port
-from pnotify.protocol import ConnectionLimits, protocol_class
+from pnotify import backup, client, commands, db, logs, migrate
+from pnotify.config import ConfigError, load_settings
+from pnotify.serve import ServeError, serve
 from pnotify.storage import client_tokens as token_store
-from pnotify.storage import sessions as session_store
-from pnotify.storage import users
-
-log = logging.getLogger("pnotify")
 
 
-LISTEN_BACKLOG = 2048  # uvicorn's default
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows a default where there is one worth showing (not None, not a flag's False)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, argparse.SUPPRESS) or "default" in (action.help or ""):
+            return action.help
+        return super()._get_help_string(action)
 
 
-class CommandError(Exception):
-    """A command cannot do what was asked; the message says why."""
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors as one line (no usage dump) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"pnotify: {message} (see {self.prog} --help)\n")
+
+
+def _port(text: str) -> int:
+    if not text.isdigit() or not 0 <= int(text) <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"expected a port from 1 to 65535 (0: any free one), got {text!r}"
+        )
+    return int(text)
+
+
+def _version() -> str:
+    try:
+        return version("priority-notify")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m pnotify", description="priority-notify server")
-    commands = parser.add_subparsers(dest="command")
-
-    serve = commands.add_parser("serve", help="run the server (the default)")
-    for target in (parser, serve):
-        target.add_argument("--host", help="address to bind (default 127.0.0.1, env HOST)")
-        target.add_argument(
-            "--port", type=int, help="port to bind (default 8000, env PORT; 0 = any)"
-        )
-
-    commands.add_parser("migrate", help="apply pending database migrations")
-    commands.add_parser("login-link", help="print a one-time sign-in link (local mode)")
-    backup_command = commands.add_parser("backup", help="copy the database while the server runs")
-    backup_command.add_argument("path", type=Path)
-    restore_command = commands.add_parser("restore", help="replace the database with a backup")
-    restore_command.add_argument("path", type=Path)
-    new_migration = commands.add_parser(
-        "new-migration", help="create the next empty sql/NNNN_name.sql"
+    formatter = _Help
+    parser = _Parser(
+        prog="pnotify",
+        description="priority-notify: a self-hosted notification server. With no command, "
+        "it serves. Settings come from the environment and .env (see .env.example).",
+        formatter_class=formatter,
     )
-    new_migration.add_argument("name")
-
-    token = commands.add_parser("token", help="manage API tokens")
-    token_commands = token.add_subparsers(dest="token_command", required=True)
-    create = token_commands.add_parser("create", help="mint a token and print it once")
-    create.add_argument("--name", required=True, help="a label, e.g. 'Pixel 8' or 'backup cron'")
-    create.add_argument("--device-type", choices=token_store.DEVICE_TYPES, default="other")
-    create.add_argument("--scope", choices=token_store.SCOPES, default="full")
-    create.add_argument("--expires-in", type=int, metavar="DAYS", help="expire after DAYS days")
-    token_list = token_commands.add_parser("list", help="list tokens (never their secrets)")
-    revoke = token_commands.add_parser("revoke", help="revoke a token at once")
-    revoke.add_argument("id")
-    for target in (create, token_list, revoke):
-        target.add_argument("--user", help="the user's e-mail or id (required with OIDC)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    commands_ = parser.add_subparsers(dest="command", metavar="COMMAND")
+    serve_command = commands_.add_parser(
+        "serve", help="run the server (the default)", formatter_class=formatter
+    )
+    for target in (parser, serve_command):
+        target.add_argument("--host", help="address to bind; default: env HOST, else 127.0.0.1")
+        target.add_argument("--port", type=_port, help="port to bind; default: env PORT, else 8000")
+    commands_.add_parser("migrate", help="apply pending database migrations (start-up does it too)")
+    commands_.add_parser(
+        "login-link", help="print a one-time sign-in link for the running server (local mode)"
+    )
+    for name, text in (
+        ("backup", "copy the database, while the server runs, to PATH"),
+        ("restore", "replace the database with the backup at PATH (server stopped)"),
+    ):
+        command = commands_.add_parser(name, help=text)
+        command.add_argument("path", type=Path, help="the backup file")
+    new_migration = commands_.add_parser(
+        "new-migration", help="create the next empty sql/NNNN_name.sql (development)"
+    )
+    new_migration.add_argument("name", help="what the migration does, e.g. add_tags")
+    _token_parser(commands_.add_parser("token", help="manage API tokens"), formatter)
+    client.add_commands(commands_, formatter)
     return parser
 
 
-def _user_for_command(conn: apsw.Connection, settings: Settings, who: str | None) -> users.User:
-    if who is None:
-        if settings.local_mode:
-            return users.local_user(conn)
-        raise CommandError("OIDC is configured: name the user with --user EMAIL (or user id)")
-    found = users.get(conn, who)
-    if found is not None:
-        return found
-    matches = users.find_by_email(conn, who)
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise CommandError(f"several users have e-mail {who}; use the user id")
-    raise CommandError(f"no user {who!r}; users appear after their first sign-in")
-
-
-def _token_command(args: argparse.Namespace, settings: Settings) -> None:
-    conn = db.open_and_migrate(settings.database_path, settings.synchronous)
-    try:
-        user = _user_for_command(conn, settings, args.user)
-        if args.token_command == "create":
-            try:
-                name = token_store.checked_name(args.name)
-            except token_store.TokenRuleError as error:
-                raise CommandError(f"--name {error}") from None
-            try:
-                expires_at = token_store.expiry_after_days(args.expires_in, now_us())
-            except token_store.TokenRuleError as error:
-                raise CommandError(f"--expires-in {error}") from None
-            new = token_store.create(
-                conn,
-                user.id,
-                name,
-                device_type=args.device_type,
-                scope=args.scope,
-                expires_at=expires_at,
-                rounds=settings.bcrypt_rounds,
-            )
-            print(new.plaintext)
-            print(
-                f"token {new.row.id} ({new.row.scope}) created; this is the only time it is shown",
-                file=sys.stderr,
-            )
-        elif args.token_command == "list":
-            rows = token_store.list_for_user(conn, user.id)
-            print(f"{'ID':36}  {'NAME':20}  {'DEVICE':7}  {'SCOPE':7}  {'LAST USED':25}  EXPIRES")
-            for row in rows:
-                used = to_iso(row.last_used_at) if row.last_used_at else "never"
-                expires = to_iso(row.expires_at) if row.expires_at else "never"
-                print(
-                    f"{row.id:36}  {row.name[:20]:20}  {row.device_type:7}  {row.scope:7}  "
-                    f"{used:25}  {expires}"
-                )
-        elif args.token_command == "revoke":
-            with conn:
-                if not token_store.revoke(conn, user.id, args.id):
-                    raise CommandError(f"no token {args.id} for this user")
-            print(f"token {args.id} revoked", file=sys.stderr)
-    finally:
-        conn.close()
-
-
-def _login_link(settings: Settings) -> None:
-    if not settings.local_mode:
-        raise CommandError("sign-in links are for local mode; this server signs in with OIDC")
-    conn = db.open_and_migrate(settings.database_path, settings.synchronous)
-    try:
-        with conn:
-            code = session_store.create_login_link_code(conn)
-    finally:
-        conn.close()
-    print(f"{settings.public_url}/auth/local?code={code}")
-    print(
-        f"one-time link, valid {session_store.LOGIN_LINK_TTL_SECONDS // 60} minutes",
-        file=sys.stderr,
+def _token_parser(token: argparse.ArgumentParser, formatter: type[argparse.HelpFormatter]) -> None:
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    create = token_commands.add_parser(
+        "create", help="mint a token and print it once", formatter_class=formatter
     )
-
-
-def _serve(settings: Settings) -> int:
-    with backup.server_lock(settings.database_path):
-        return _serve_locked(settings)
-
-
-def _serve_locked(settings: Settings) -> int:
-    from pnotify.app import create_app
-
-    # Migrate before uvicorn starts, so a refused database is one clear line, not a traceback.
-    db.open_and_migrate(settings.database_path, settings.synchronous).close()
-    if settings.local_mode and not _is_loopback(settings.host):
-        log.warning(
-            "local mode on a non-loopback address: anyone who can reach %s can use the sign-in "
-            "link; configure AUTHENTIK_* or bind 127.0.0.1",
-            settings.host,
+    create.add_argument("--name", required=True, help="a label, e.g. 'Pixel 8' or 'backup cron'")
+    create.add_argument(
+        "--device-type",
+        choices=token_store.DEVICE_TYPES,
+        default="other",
+        help="the kind of device",
+    )
+    create.add_argument(
+        "--scope",
+        choices=token_store.SCOPES,
+        default="full",
+        help="publish: may only send notifications",
+    )
+    create.add_argument(
+        "--expires-in", type=int, metavar="DAYS", help="expire after DAYS days (default: never)"
+    )
+    listing = token_commands.add_parser(
+        "list", help="list tokens (never their secrets)", formatter_class=formatter
+    )
+    listing.add_argument("--json", action="store_true", help="one JSON array, for scripts")
+    revoke = token_commands.add_parser(
+        "revoke", help="revoke a token at once", formatter_class=formatter
+    )
+    revoke.add_argument("id", help="the token's id, from `token list`")
+    for target in (create, listing, revoke):
+        target.add_argument(
+            "--user", help="the user's e-mail or id (required with OIDC; default: the local user)"
         )
-    app = create_app(settings)
-    limits = _connection_limits(settings)
-    log.info("connection limits", extra={"max_connections": limits.max_connections})
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
-        http=protocol_class(limits),
-        lifespan="on",
-        access_log=False,
-        log_config=None,
-        server_header=False,
-        proxy_headers=False,
-        timeout_graceful_shutdown=5,
-    )
-    server = _Server(config)
-    server.on_exit_requested = app.begin_shutdown
-    try:
-        sock = _listen_socket(settings.host, settings.port)
-    except OSError as error:
-        message = f"cannot listen on {settings.host}:{settings.port} ({error.strerror})"
-        raise CommandError(message) from None
-    app.settings = with_bound_port(settings, sock.getsockname()[1])
-    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal to the handler
-    # that was installed before it; ours turns that into a normal exit with status 0.
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, _stop_requested)
-    with contextlib.suppress(_StopRequested):
-        server.run(sockets=[sock])
-    return 0 if server.started else 3
-
-
-def _connection_limits(settings: Settings) -> ConnectionLimits:
-    """Open connections stay well below the descriptor limit (raised to its maximum first), so
-    the database, the log and /healthz always have descriptors left."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-    cap = settings.max_connections or max(32, soft * 9 // 10 - 64)
-    return ConnectionLimits(
-        head_timeout=settings.head_timeout_seconds,
-        body_timeout=settings.body_timeout_seconds,
-        max_connections=min(cap, max(32, soft - 64)),
-    )
-
-
-def _listen_socket(host: str, port: int) -> socket.socket:
-    """The listening socket, made here so that the process knows its port (0 picks one).
-
-    Created with an explicit IPPROTO_TCP: asyncio turns Nagle's algorithm off only on
-    connections whose socket says so, and uvicorn's own `bind_socket` leaves the protocol 0 —
-    on the plain asyncio loop that meant a 40 ms delayed-ACK stall on every response.
-    """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host.strip("[]"), port))
-    except OSError:
-        sock.close()
-        raise
-    # Listening already, so a client that connects once the app has started is queued, not
-    # refused, in the moment before uvicorn hands the socket to the event loop.
-    sock.listen(LISTEN_BACKLOG)
-    sock.set_inheritable(True)
-    return sock
-
-
-class _Server(uvicorn.Server):
-    """uvicorn's server, telling the app when a stop was asked for: uvicorn waits for open
-    connections before the lifespan shutdown, so SSE streams must be ended first."""
-
-    on_exit_requested: Callable[[], None] | None = None
-
-    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
-        if self.on_exit_requested is not None:
-            self.on_exit_requested()
-        super().handle_exit(sig, frame)
-
-
-class _StopRequested(Exception):
-    pass
-
-
-def _stop_requested(signum: int, frame: FrameType | None) -> None:
-    raise _StopRequested
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.command in client.COMMANDS:
+        return client.run(args)
+    database_setting = "DATA_DIR"
     try:
         if args.command == "new-migration":
-            path = migrate.next_migration_path(args.name)
-            path.write_text(f"-- {path.name}\n")
-            print(path)
+            commands.new_migration(args)
             return 0
-        host = getattr(args, "host", None)
-        port = getattr(args, "port", None)
-        settings = load_settings(host=host, port=port)
+        settings = load_settings(
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+            generate_secret=args.command in (None, "serve"),
+        )
+        database_setting = settings.database_setting
         logs.configure(settings.log_level)
-        if args.command == "migrate":
-            conn = db.open_and_migrate(settings.database_path, settings.synchronous)
-            conn.close()
-            print(f"database {settings.database_path} is up to date", file=sys.stderr)
+        actions = {
+            "migrate": lambda: commands.migrate_database(settings),
+            "token": lambda: commands.token(args, settings),
+            "backup": lambda: commands.backup_database(args, settings),
+            "restore": lambda: commands.restore_database(args, settings),
+            "login-link": lambda: commands.login_link(settings),
+        }
+        if args.command in actions:
+            actions[args.command]()
             return 0
-        if args.command == "token":
-            _token_command(args, settings)
-            return 0
-        if args.command == "backup":
-            backup.backup(settings.database_path, args.path)
-            print(f"backed up {settings.database_path} to {args.path}", file=sys.stderr)
-            return 0
-        if args.command == "restore":
-            backup.restore(args.path, settings.database_path)
-            print(f"restored {settings.database_path} from {args.path}", file=sys.stderr)
-            return 0
-        if args.command == "login-link":
-            _login_link(settings)
-            return 0
-        return _serve(settings)
-    except (
-        ConfigError,
-        migrate.MigrationError,
-        db.DatabaseError,
-        CommandError,
-        backup.BackupError,
-    ) as error:
+        return serve(settings)
+    except (db.DatabaseError, backup.BackupError) as error:
+        # Path problems: say which setting leads there.
+        print(f"pnotify: {database_setting}: {error}", file=sys.stderr)
+        return 2
+    except (ConfigError, migrate.MigrationError, commands.CommandError, ServeError) as error:
         print(f"pnotify: {error}", file=sys.stderr)
         return 2
 

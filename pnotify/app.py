@@ -122,7 +122,9 @@ class App:
             ]
         )
         self.metrics.watch(services)
-        self.background = BackgroundTasks(services, self.access_log)
+        self.background = BackgroundTasks(services, self.access_log, self.oidc)
+        if self.oidc is not None:
+            await self.background.check_provider()  # a few seconds at most; then retried
         self.background.start()
         if settings.local_mode:
             await self._print_sign_in_link()

@@ -16,6 +16,7 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 
+from pnotify.auth.oidc import OIDCClient, OIDCError
 from pnotify.broker import CloseReason
 from pnotify.clock import now_us
 from pnotify.handlers import publishing
@@ -33,11 +34,40 @@ REVOCATION_CHECK_SECONDS = 1.0
 RETENTION_BATCH = 500
 
 
+PROVIDER_CHECK_SECONDS = 3.0
+PROVIDER_RETRY_SECONDS = 30.0
+
+
 class BackgroundTasks:
-    def __init__(self, services: Services, access_log: AccessLog | None) -> None:
+    def __init__(
+        self, services: Services, access_log: AccessLog | None, oidc: OIDCClient | None = None
+    ) -> None:
         self.services = services
         self.access_log = access_log
+        self.oidc = oidc
         self._tasks: list[asyncio.Task[None]] = []
+
+    async def check_provider(self) -> bool:
+        """Fetch the OIDC discovery document (briefly): an unreachable provider is said at
+        start, in the log and in /healthz, not first met by someone trying to sign in."""
+        assert self.oidc is not None
+        url = self.oidc.settings.issuer_url
+        try:
+            await asyncio.wait_for(self.oidc.metadata(), PROVIDER_CHECK_SECONDS)
+        except (OIDCError, TimeoutError) as error:
+            reason = str(error) or "no answer in time"
+            if self.services.health.get("identity_provider") != f"unreachable: {reason}":
+                log.warning("identity provider unreachable", extra={"url": url, "reason": reason})
+            self.services.health["identity_provider"] = f"unreachable: {reason}"
+            return False
+        if self.services.health.get("identity_provider", "ok") != "ok":
+            log.info("identity provider reachable again", extra={"url": url})
+        self.services.health["identity_provider"] = "ok"
+        return True
+
+    async def _watch_provider(self) -> None:
+        while not await self.check_provider():
+            await asyncio.sleep(PROVIDER_RETRY_SECONDS)
 
     def start(self) -> None:
         settings = self.services.settings
@@ -51,6 +81,8 @@ class BackgroundTasks:
         loop = asyncio.get_running_loop()
         for what, seconds, work in loops:
             self._tasks.append(loop.create_task(_every(seconds, what, work), name=what))
+        if self.oidc is not None and self.services.health.get("identity_provider") != "ok":
+            self._tasks.append(loop.create_task(self._watch_provider(), name="provider"))
 
     async def stop(self) -> None:
         for task in self._tasks:

@@ -36,6 +36,7 @@ class OIDCSettings:
 class Settings:
     data_dir: Path
     database_path: Path
+    database_setting: str  # which variable chose the database's place, for error messages
     secret_keys: tuple[bytes, ...]
     host: str
     port: int
@@ -69,6 +70,13 @@ class Settings:
     def signing_key(self) -> bytes:
         """The newest secret signs; older ones (rotation) still verify."""
         return self.secret_keys[0]
+
+
+def default_data_dir(env: Mapping[str, str]) -> Path:
+    """Where an installed server keeps its data without DATA_DIR: the platform's place for
+    user data ($XDG_DATA_HOME/priority-notify). `make run` sets ./data; the container /data."""
+    base = env.get("XDG_DATA_HOME") or str(Path(env.get("HOME") or Path.home()) / ".local/share")
+    return Path(base) / "priority-notify"
 
 
 def database_path_from_url(url: str) -> Path:
@@ -172,7 +180,7 @@ def _parse_origin(name: str, value: str) -> str:
     return f"{parts.scheme}://{parts.netloc}".lower()
 
 
-def _load_secret_keys(env: Mapping[str, str], data_dir: Path) -> tuple[bytes, ...]:
+def _load_secret_keys(env: Mapping[str, str], data_dir: Path, generate: bool) -> tuple[bytes, ...]:
     configured = env.get("SECRET_KEY", "")
     if configured:
         keys = _split_list(configured)
@@ -188,6 +196,8 @@ def _load_secret_keys(env: Mapping[str, str], data_dir: Path) -> tuple[bytes, ..
         if len(key) < 16:
             raise ConfigError(f"SECRET_KEY: {key_file} is too short; delete it to regenerate")
         return (key.encode(),)
+    if not generate:
+        return ()  # a command that signs nothing must not create files on its way
     key = secrets.token_urlsafe(48)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -250,8 +260,13 @@ def load_settings(
     *,
     host: str | None = None,
     port: int | None = None,
+    generate_secret: bool = True,
 ) -> Settings:
-    """Build settings: command-line values beat the environment, which beats `.env`."""
+    """Build settings: command-line values beat the environment, which beats `.env`.
+
+    Without SECRET_KEY, one is generated into DATA_DIR the first time (`generate_secret`);
+    commands that sign nothing pass False, so that they create nothing.
+    """
     env: dict[str, str] = {}
     if dotenv_path is not None and dotenv_path.is_file():
         try:
@@ -260,7 +275,7 @@ def load_settings(
             raise ConfigError(str(error)) from None
     env.update(os.environ if environ is None else environ)
 
-    data_dir = Path(env.get("DATA_DIR", "data"))
+    data_dir = Path(env.get("DATA_DIR") or default_data_dir(env))
     database_url = env.get("DATABASE_URL", "")
     database_path = (
         database_path_from_url(database_url) if database_url else data_dir / "priority_notify.db"
@@ -274,7 +289,8 @@ def load_settings(
     return Settings(
         data_dir=data_dir,
         database_path=database_path,
-        secret_keys=_load_secret_keys(env, data_dir),
+        database_setting="DATABASE_URL" if database_url else "DATA_DIR",
+        secret_keys=_load_secret_keys(env, data_dir, generate_secret),
         host=bind_host,
         port=bind_port,
         allowed_hosts=_allowed_hosts(env),

@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import apsw
 
+from pnotify import resources
 from pnotify.clock import now_us
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 
 _BOOKKEEPING = """
@@ -49,9 +50,12 @@ class Migration:
         return f"{self.version:04d}_{self.name}.sql"
 
 
-def load_migrations(directory: Path = SQL_DIR) -> list[Migration]:
+def load_migrations(directory: Traversable | None = None) -> list[Migration]:
+    """The numbered files of `directory`, by default the package's own sql/."""
+    folder = directory if directory is not None else resources.folder("sql")
     migrations: dict[int, Migration] = {}
-    for path in sorted(directory.glob("*.sql")):
+    files = (entry for entry in folder.iterdir() if entry.name.endswith(".sql"))
+    for path in sorted(files, key=lambda entry: entry.name):
         match = _FILE_NAME.match(path.name)
         if not match:
             raise MigrationError(f"{path.name}: migration files must be named NNNN_name.sql")
@@ -62,8 +66,10 @@ def load_migrations(directory: Path = SQL_DIR) -> list[Migration]:
     return [migrations[v] for v in sorted(migrations)]
 
 
-def next_migration_path(name: str, directory: Path = SQL_DIR) -> Path:
-    """The path of the next numbered migration file, for `make db-revision NAME=…`."""
+def next_migration_path(name: str, directory: Path | None = None) -> Path:
+    """The path of the next numbered migration file, for `make db-revision NAME=…` (in a
+    checkout: the package's sql/ is then the repository's top-level folder)."""
+    directory = directory if directory is not None else Path(str(resources.folder("sql")))
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     if not slug:
         raise MigrationError("a migration needs a name made of letters or digits")

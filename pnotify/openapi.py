@@ -105,7 +105,11 @@ SCHEMAS: JSON = {
     ),
     "Health": {
         "type": "object",
-        "properties": {"status": {"type": "string"}, "detail": {"type": "string"}},
+        "properties": {
+            "status": {"type": "string"},
+            "detail": {"type": "string"},
+            "identity_provider": {"type": "string"},
+        },
         "required": ["status"],
     },
     "NtfyMessage": _object(

@@ -114,6 +114,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return
         super().shutdown()
 
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a request the parser refuses, in our shape (it sends text)."""
+        self._answer_and_close(400, "invalid HTTP request", "bad_request")
+
     def close_now(self) -> None:
         self._closing = True
         self._stop_timer()

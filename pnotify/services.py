@@ -3,7 +3,7 @@ authenticators. Built once at start-up (app.py) and handed to each handler modul
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import apsw
 
@@ -24,3 +24,5 @@ class Services:
     broker: Broker
     cookies: SessionCookies
     access: AccessControl
+    # What /healthz adds to its answer (the identity provider's state, say).
+    health: dict[str, str] = field(default_factory=dict)

@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import mimetypes
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
-STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+from pnotify import resources
 
 
 @dataclass(frozen=True)
@@ -26,10 +26,11 @@ class StaticFile:
         return f'"{self.version}"'
 
 
-def load(directory: Path = STATIC_DIR) -> dict[str, StaticFile]:
+def load(directory: Traversable | None = None) -> dict[str, StaticFile]:
+    folder = directory if directory is not None else resources.folder("static")
     files: dict[str, StaticFile] = {}
-    for path in sorted(directory.iterdir()):
-        if not path.is_file() or path.name.startswith("."):
+    for path in sorted(folder.iterdir(), key=lambda entry: entry.name):
+        if not path.is_file() or path.name.startswith((".", "_")) or path.name.endswith(".pyc"):
             continue
         body = path.read_bytes()
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

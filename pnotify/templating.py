@@ -9,11 +9,8 @@ from __future__ import annotations
 import functools
 import html
 import string
-from pathlib import Path
 
-from pnotify import staticfiles
-
-TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
+from pnotify import resources, staticfiles
 
 
 class Safe(str):
@@ -28,7 +25,7 @@ def escape(value: object) -> str:
 
 @functools.cache
 def _template(name: str) -> string.Template:
-    return string.Template((TEMPLATE_DIR / name).read_text())
+    return string.Template(resources.folder("templates").joinpath(name).read_text())
 
 
 def render(template_name: str, /, **values: object) -> str:

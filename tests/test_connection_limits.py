@@ -168,3 +168,11 @@ def test_a_large_body_arriving_with_its_head_is_no_head(server: ServerProcess) -
         )
         answer = _read_all(sock)
     assert answer.startswith(b"HTTP/1.1 201 ")
+
+
+def test_a_request_the_parser_refuses_is_json(server: ServerProcess) -> None:
+    with _connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nBad Header\r\n\r\n")
+        answer = _read_all(sock)
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert answer.endswith(b'{"detail":"invalid HTTP request","code":"bad_request"}')

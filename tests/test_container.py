@@ -33,10 +33,14 @@ def test_dockerfile_shape() -> None:
     assert _instructions("FROM") == ["python:3.13-slim AS build", "python:3.13-slim"]
     assert _instructions("USER") == ["pnotify"]  # never root at run time
     assert _instructions("VOLUME") == ['["/data"]']
-    assert json.loads(_instructions("ENTRYPOINT")[0]) == ["python", "-m", "pnotify"]
-    assert "HOST=0.0.0.0" in DOCKERFILE and "DATA_DIR=/data" in DOCKERFILE
-    copied = {line.split()[0] for line in _instructions("COPY") if not line.startswith("--from")}
-    assert {"pnotify", "sql", "templates", "static"} <= copied
+    assert json.loads(_instructions("ENTRYPOINT")[0]) == ["pnotify"]
+    assert "HOST=0.0.0.0" in DOCKERFILE
+    assert "DATA_DIR=/data" in DOCKERFILE
+    # The final stage gets the virtualenv and nothing else: no source.
+    final_stage = DOCKERFILE.split("FROM python:3.13-slim\n", 1)[1]
+    copied = [line for line in final_stage.splitlines() if line.startswith("COPY")]
+    assert copied == ["COPY --from=build /venv /venv"]
+    assert "pip wheel --no-deps --wheel-dir /wheels ." in DOCKERFILE
     assert len(_instructions("HEALTHCHECK")) == 1
 
 
@@ -47,54 +51,72 @@ def _healthcheck_command() -> list[str]:
 
 
 @pytest.mark.skipif(shutil.which("python3") is None, reason="needs python3 to make a venv")
-def test_install_and_run_as_the_image_does(tmp_path: Path) -> None:
+def test_the_wheel_installs_and_runs_from_any_folder(tmp_path: Path) -> None:
+    """What the image does (and `pipx install .`): build the wheel, install it outside the
+    tree, and run `pnotify` from an unrelated folder with no DATA_DIR."""
+    wheels = tmp_path / "wheels"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],
+        cwd=REPO_ROOT,
+        check=True,
+    )
+    shutil.rmtree(REPO_ROOT / "build", ignore_errors=True)
     venv = tmp_path / "venv"
-    python = venv / "bin" / "python"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    # The build stage's RUN, step by step (the image runs the project from /app, not from
-    # site-packages, so the project itself is uninstalled after its dependencies are in).
-    assert "pip install -c constraints.txt ." in DOCKERFILE
-    assert "pip uninstall -y priority-notify" in DOCKERFILE
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    (wheel,) = wheels.glob("priority_notify-*.whl")
     subprocess.run(
-        [*pip, "-c", str(REPO_ROOT / "constraints.txt"), str(REPO_ROOT)], check=True, cwd=tmp_path
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "-c",
+            str(REPO_ROOT / "constraints.txt"),
+            str(wheel),
+        ],
+        check=True,
+        cwd=tmp_path,
     )
-    subprocess.run(
-        [str(python), "-m", "pip", "uninstall", "--quiet", "-y", "priority-notify"], check=True
-    )
-    app = tmp_path / "app"
-    for folder in ("pnotify", "sql", "templates", "static"):
-        shutil.copytree(
-            REPO_ROOT / folder, app / folder, ignore=shutil.ignore_patterns("__pycache__")
-        )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
     port = free_port()
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("AUTHENTIK_", "PYTHONPATH"))
+        if not key.startswith(("AUTHENTIK_", "PYTHONPATH", "DATA_DIR", "DATABASE_URL"))
     } | {
-        "DATA_DIR": str(tmp_path / "data"),
+        "XDG_DATA_HOME": str(tmp_path / "xdg"),
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "PYTHONUNBUFFERED": "1",
     }
     process = subprocess.Popen(
-        [str(python), "-m", "pnotify"], cwd=app, env=env, stderr=subprocess.PIPE, text=True
+        [str(venv / "bin" / "pnotify")], cwd=elsewhere, env=env, stderr=subprocess.PIPE, text=True
     )
     try:
         assert process.stderr is not None
+        seen = []
         for line in process.stderr:
+            seen.append(line)
             if '"event": "started"' in line:
                 break
         else:
-            pytest.fail("the server did not start")
-        response = httpx.get(f"http://127.0.0.1:{port}/healthz")
-        assert response.json() == {"status": "ok"}
+            pytest.fail("the server did not start:\n" + "".join(seen))
+        assert any(str(tmp_path / "xdg" / "priority-notify") in line for line in seen)
+        base = f"http://127.0.0.1:{port}"
+        assert httpx.get(base + "/healthz").json() == {"status": "ok"}
+        assert httpx.get(base + "/static/style.css").status_code == 200
+        sign_in = httpx.get(base + "/auth/login")
+        assert sign_in.status_code == 200
+        assert "pnotify login-link" in sign_in.text
         probe = _healthcheck_command()
-        probe[0] = str(python)
+        probe[0] = str(venv / "bin" / "python")
         assert subprocess.run(probe, env=env, timeout=10, check=False).returncode == 0
         process.send_signal(signal.SIGTERM)
         assert process.wait(15) == 0
     finally:
         if process.poll() is None:
             process.kill()
+    assert list(elsewhere.iterdir()) == []  # nothing written where it was started

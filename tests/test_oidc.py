@@ -338,12 +338,28 @@ def test_provider_down_gives_a_clear_page(tmp_path: Path) -> None:
         },
     )
     try:
+        # Said at start, in the log and in /healthz, before anyone tries to sign in.
+        warning = next(
+            e for e in running.log_entries() if e.get("event") == "identity provider unreachable"
+        )
+        assert warning["url"] == dead + ISSUER_PATH
+        assert "did not answer" in warning["reason"]
+        health = httpx.get(running.url + "/healthz").json()
+        assert health["status"] == "ok"  # the server serves; sign-in waits for the provider
+        assert health["identity_provider"].startswith("unreachable: ")
         # Refused at once here; a provider that hangs is cut off by the 5 s client time-out.
         response = httpx.get(running.url + "/auth/login", timeout=10)
         assert response.status_code == 502
         assert "did not answer" in response.text
     finally:
         running.stop()
+
+
+def test_a_reachable_provider_is_ok_in_healthz(server: ServerProcess) -> None:
+    assert httpx.get(server.url + "/healthz").json() == {
+        "status": "ok",
+        "identity_provider": "ok",
+    }
 
 
 def test_client_secret_post_when_discovery_asks_for_it(tmp_path: Path) -> None:

@@ -216,6 +216,6 @@ def test_port_in_use_is_one_clear_line(server: ServerProcess, tmp_data: Path) ->
     ],
 )
 def test_local_mode_warns_off_loopback(host: str, loopback: bool) -> None:
-    from pnotify.__main__ import _is_loopback
+    from pnotify.serve import _is_loopback
 
     assert _is_loopback(host) is loopback

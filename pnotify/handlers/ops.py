@@ -49,7 +49,7 @@ def routes(services: Services, metrics: Metrics) -> list[Route]:
             return Response.json(
                 {"status": "degraded", "detail": "the disk is full: writes are failing"}, 503
             )
-        return Response.json({"status": "ok"})
+        return Response.json({"status": "ok", **services.health})
 
     async def metrics_text(request: Request) -> Response:
         expected = services.settings.metrics_token

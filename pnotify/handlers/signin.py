@@ -61,7 +61,8 @@ class AuthHandlers:
                 message_page(
                     "Sign in",
                     "This server runs in local mode. Sign in with the one-time link printed when "
-                    "it started, or print a new one with: python -m pnotify login-link",
+                    "it started, or print a new one with: pnotify login-link "
+                    "(make login-link in a checkout)",
                 )
             )
         login = LoginRequest.new()
@@ -131,7 +132,7 @@ class AuthHandlers:
             return _error_page(
                 "Sign-in link not valid",
                 "This link was already used or has expired. Print a new one with: "
-                "python -m pnotify login-link",
+                "pnotify login-link (make login-link in a checkout)",
             )
         user = await self.services.writer.run(lambda ctx: users.local_user(ctx.conn))
         return await self._start_session(user.id, None, next_path)

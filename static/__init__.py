@@ -1,0 +1,1 @@
+"""Data, not code: shipped inside the package as pnotify.static (see pnotify/resources.py)."""
