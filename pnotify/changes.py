@@ -6,7 +6,7 @@ order, to the metrics and the broker, which fans them out to the streams (handle
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from pnotify.clock import to_iso_or_none
@@ -18,7 +18,7 @@ ChangeKind = Literal["created", "updated", "status_change", "deleted"]
 CHANGE_KINDS: tuple[ChangeKind, ...] = get_args(ChangeKind)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Change:
     """One committed change to one notification; `notification` is None for a delete.
 
@@ -30,6 +30,8 @@ class Change:
     cursor: int
     notification_id: str
     notification: Notification | None
+    # The change as an SSE event, encoded once and shared by every stream it goes to.
+    encoded: bytes | None = field(default=None, compare=False, repr=False)
 
     def payload(self) -> dict[str, Any]:
         """The JSON a client receives: the whole notification, its new status, or its id."""

@@ -42,8 +42,13 @@ _EVENT_NAMES = {
 
 
 def change_event(change: Change) -> bytes:
-    data = jsontext.compact(change.payload())
-    return sse.event(data, name=_EVENT_NAMES[change.kind], event_id=change.cursor)
+    """The change as an SSE event. Encoded on first use and kept on the change: the broker
+    hands the same Change to every stream of its user, so a thousand streams share one
+    encoding instead of serialising the notification a thousand times."""
+    if change.encoded is None:
+        data = jsontext.compact(change.payload())
+        change.encoded = sse.event(data, name=_EVENT_NAMES[change.kind], event_id=change.cursor)
+    return change.encoded
 
 
 def resolve_cursor(given: int | str | None, services: Services, user_id: str) -> int | None:

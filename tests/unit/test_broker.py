@@ -80,3 +80,17 @@ async def test_keepalive_ticks_every_subscription() -> None:
     finally:
         await broker.stop()
     assert first.closed is second.closed is CloseReason.SHUTDOWN
+
+
+async def test_a_change_is_encoded_once_for_every_stream() -> None:
+    from pnotify.handlers.sync import change_event
+
+    broker = Broker(keepalive_seconds=60)
+    streams = [broker.subscribe("alice", None, None) for _ in range(3)]
+    broker.publish([_change("alice", 9)])
+    encoded = []
+    for subscription in streams:
+        (change,) = await subscription.drain() or []
+        encoded.append(change_event(change))
+    assert encoded[0] == b'id: 9\nevent: deleted\ndata: {"id":"n9"}\n\n'
+    assert encoded[0] is encoded[1] is encoded[2]  # one encoding, shared
