@@ -3,8 +3,7 @@
 - token last-used times, gathered in memory by the authenticator, written every 30 s;
 - the access log, written in batches four times a second;
 - retention sweeps (retention.py), one small batch per writer job;
-- streams of tokens revoked or expired elsewhere (the CLI, another process), closed within 1 s;
-- WAL checkpoints beside the writer, never inside a COMMIT (db.Checkpointer).
+- streams of tokens revoked or expired elsewhere (the CLI, another process), closed within 1 s.
 
 A failure in one round is logged and the loop goes on: none of this may take the server down.
 """
@@ -17,7 +16,6 @@ import functools
 import logging
 from collections.abc import Awaitable, Callable
 
-from pnotify import db
 from pnotify.auth.oidc import OIDCClient, OIDCError
 from pnotify.broker import CloseReason
 from pnotify.clock import now_us
@@ -33,9 +31,6 @@ log = logging.getLogger(__name__)
 LAST_USED_FLUSH_SECONDS = 30.0
 ACCESS_LOG_FLUSH_SECONDS = 0.25
 REVOCATION_CHECK_SECONDS = 1.0
-CHECKPOINT_CHECK_SECONDS = 0.5
-CHECKPOINT_WAL_BYTES = 4 * 1024 * 1024  # SQLite's own default: about 1,000 pages
-CHECKPOINT_TRUNCATE_BYTES = 64 * 1024 * 1024
 RETENTION_BATCH = 500
 
 
@@ -51,9 +46,6 @@ class BackgroundTasks:
         self.access_log = access_log
         self.oidc = oidc
         self._tasks: list[asyncio.Task[None]] = []
-        self.checkpointer = db.Checkpointer(
-            services.settings.database_path, CHECKPOINT_WAL_BYTES, CHECKPOINT_TRUNCATE_BYTES
-        )
 
     async def check_provider(self) -> bool:
         """Fetch the OIDC discovery document (briefly): an unreachable provider is said at
@@ -83,7 +75,6 @@ class BackgroundTasks:
             ("token last-used times", LAST_USED_FLUSH_SECONDS, self.flush_last_used),
             ("retention sweep", settings.retention_interval_seconds, self._sweep),
             ("revoked-token streams", REVOCATION_CHECK_SECONDS, self._close_revoked_streams),
-            ("WAL checkpoint", CHECKPOINT_CHECK_SECONDS, self.checkpointer.maybe_checkpoint),
         ]
         if self.access_log is not None:
             loops.append(("access log", ACCESS_LOG_FLUSH_SECONDS, self._flush_access_log))
@@ -100,7 +91,6 @@ class BackgroundTasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._tasks.clear()
-        self.checkpointer.close()
 
     async def flush_last_used(self) -> None:
         uses = self.services.tokens.take_last_used()

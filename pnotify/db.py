@@ -156,10 +156,6 @@ class Writer:
         self._conn = connect(self._path, self._synchronous)
         # BEGIN is tried inline without waiting; only a lock held elsewhere waits, in a thread.
         self._conn.set_busy_timeout(0)
-        # No checkpoint inside a COMMIT: SQLite's automatic one (every 1,000 pages) runs in
-        # the committing connection, and put 100-250 ms into the p99 of the first POST runs.
-        # Checkpoints run beside the writer instead (Checkpointer, below).
-        self._conn.pragma("wal_autocheckpoint", 0)
         self._task = asyncio.get_running_loop().create_task(
             self._commit_loop(), name="pnotify-writer"
         )
@@ -298,43 +294,3 @@ def _checkpoint_and_close(conn: apsw.Connection) -> None:
     with contextlib.suppress(apsw.Error):
         conn.pragma("wal_checkpoint", "TRUNCATE")
     conn.close()
-
-
-class Checkpointer:
-    """WAL checkpoints on a connection of their own, in a thread, off the commit path.
-
-    PASSIVE: it copies what it can without waiting for the writer or any reader, so it never
-    delays a commit. When the WAL grows past `truncate_bytes` anyway (a reader held an old
-    snapshot for long), a TRUNCATE one waits its turn and resets the file to zero.
-    """
-
-    def __init__(self, path: Path, wal_bytes: int, truncate_bytes: int) -> None:
-        self._path = path
-        self._wal = path.with_name(path.name + "-wal")
-        self._wal_bytes = wal_bytes
-        self._truncate_bytes = truncate_bytes
-        self._conn: apsw.Connection | None = None
-        self.checkpoints = 0
-
-    def wal_size(self) -> int:
-        try:
-            return self._wal.stat().st_size
-        except OSError:
-            return 0
-
-    async def maybe_checkpoint(self) -> None:
-        size = self.wal_size()
-        if size >= self._wal_bytes:
-            mode = "TRUNCATE" if size >= self._truncate_bytes else "PASSIVE"
-            await asyncio.to_thread(self._checkpoint, mode)
-
-    def _checkpoint(self, mode: str) -> None:
-        if self._conn is None:
-            self._conn = connect(self._path, "NORMAL")
-        self._conn.pragma("wal_checkpoint", mode)
-        self.checkpoints += 1
-
-    def close(self) -> None:
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None

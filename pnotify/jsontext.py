@@ -37,7 +37,12 @@ def compact(value: Any) -> str:
 
 
 def _text(raw: str | bytes) -> str:
-    return raw if isinstance(raw, str) else raw.decode(json.detect_encoding(raw))
+    if isinstance(raw, str):
+        return raw
+    try:
+        return raw.decode()  # UTF-8, as nearly every body is
+    except UnicodeDecodeError:
+        return raw.decode(json.detect_encoding(raw))  # JSON allows UTF-16 and -32 too
 
 
 def loads(text: str | bytes) -> Any:

@@ -64,14 +64,22 @@ class Notification:
 
 def stored_metadata(text: str | None) -> dict[str, Any] | None:
     """A stored metadata object, as it may be shown and sent: rows written before today's
-    checks (nested 975 deep, or with NaN) are replaced by a note instead of breaking a page."""
+    checks (nested 975 deep, or with NaN) are replaced by a note instead of breaking a page.
+
+    It runs for every row of every list, so the usual case is kept cheap: the strict decoder
+    refuses NaN by itself, and a bracket count (C speed) rules out deep nesting before any
+    walk is needed.
+    """
     if text is None:
         return None
     try:
         value = jsontext.loads(text)
     except (ValueError, RecursionError):
         return {"unreadable": "this stored metadata is not standard JSON"}
-    if not isinstance(value, dict) or jsontext.depth(value, METADATA_MAX_DEPTH + 1) > (
+    if not isinstance(value, dict):
+        return {"unreadable": "this stored metadata is not a JSON object"}
+    brackets = text.count("{") + text.count("[")
+    if brackets > METADATA_MAX_DEPTH and jsontext.depth(value, METADATA_MAX_DEPTH + 1) > (
         METADATA_MAX_DEPTH
     ):
         return {"unreadable": f"this stored metadata is nested over {METADATA_MAX_DEPTH} deep"}

@@ -113,25 +113,3 @@ def test_read_time_limit_interrupts_a_long_statement(tmp_path: Path) -> None:
     # Each statement gets its own time: a quick one right after runs normally.
     assert conn.execute("SELECT 1").fetchall() == [(1,)]
     conn.close()
-
-
-async def test_checkpoints_run_beside_the_writer_not_in_its_commits(
-    database: Path, user_id: str
-) -> None:
-    writer = db.Writer(database, "NORMAL")
-    writer.start()
-    checkpointer = db.Checkpointer(database, wal_bytes=64 * 1024, truncate_bytes=256 * 1024)
-    big = store.NewNotification("x" * 200, "m" * 8000, "low", None, None)
-    try:
-        for _ in range(60):  # ~0.5 MB of WAL: SQLite would have checkpointed by itself
-            await writer.run(lambda ctx: writes.create(ctx, user_id, big))
-        assert checkpointer.wal_size() > 256 * 1024  # the commits left the WAL alone
-        await checkpointer.maybe_checkpoint()  # over the cap: TRUNCATE
-        assert checkpointer.checkpoints == 1
-        assert checkpointer.wal_size() == 0
-        await writer.run(lambda ctx: writes.create(ctx, user_id, big))
-        await checkpointer.maybe_checkpoint()  # under the threshold: nothing to do
-        assert checkpointer.checkpoints == 1
-    finally:
-        checkpointer.close()
-        await writer.close()
