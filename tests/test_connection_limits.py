@@ -73,14 +73,21 @@ def test_a_huge_request_head_is_431(server: ServerProcess) -> None:
     assert b"request head too large" in answer
 
 
+def _start_a_post(sock: socket.socket, token: str, length: int) -> None:
+    """A POST whose body stops after a few bytes of the `length` it announced."""
+    sock.sendall(
+        b"POST /api/notifications/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Authorization: Bearer " + token.encode() + b"\r\n"
+        b"Content-Type: application/json\r\nContent-Length: "
+        + str(length).encode()
+        + b'\r\n\r\n{"title":'
+    )
+
+
 def test_a_body_sent_too_slowly_is_408(server: ServerProcess) -> None:
     account = server.account("slow-body")
     with _connect(server) as sock:
-        sock.sendall(
-            b"POST /api/notifications/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Authorization: Bearer " + account.token.encode() + b"\r\n"
-            b'Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"title":'
-        )
+        _start_a_post(sock, account.token, 100)
         answer = _read_all(sock)
     assert answer.startswith(b"HTTP/1.1 408 ")
     with httpx.Client(base_url=server.url) as client:
@@ -140,11 +147,7 @@ def test_a_half_sent_body_does_not_hold_shutdown(tmp_path: Path) -> None:
     running = ServerProcess.start(tmp_path / "data")
     account = running.account("half")
     with _connect(running) as sock:
-        sock.sendall(
-            b"POST /api/notifications/ HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            b"Authorization: Bearer " + account.token.encode() + b"\r\n"
-            b'Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"ti'
-        )
+        _start_a_post(sock, account.token, 1000)
         started = time.monotonic()
         assert running.stop() == 0
         stopped_after = time.monotonic() - started

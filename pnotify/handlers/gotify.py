@@ -17,7 +17,7 @@ from pnotify.clock import to_iso
 from pnotify.handlers import publishing
 from pnotify.handlers.notifications import MESSAGE_MAX, SOURCE_MAX, TITLE_MAX
 from pnotify.http import Request, Response
-from pnotify.routing import Access, Operation, Reply, Route
+from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import Field, Fields, Integer, JsonObject, Text
 from pnotify.services import Services
 from pnotify.storage.notifications import NewNotification
@@ -97,14 +97,11 @@ class GotifyHandlers:
 def routes(services: Services) -> list[Route]:
     handlers = GotifyHandlers(services)
     return [
-        Route(
+        publishing.route(
             "POST",
             "/message",
             handlers.message,
-            Access.TOKEN,
-            publish_scope=True,
-            integration=True,
-            operation=Operation(
+            Operation(
                 "Gotify: publish a message",
                 {200: Reply("published; shaped like Gotify's message", "GotifyMessage")},
                 query=QUERY,

@@ -73,16 +73,7 @@ class NotificationHandlers:
         self.services = services
 
     async def create(self, request: Request) -> Response:
-        data = request.data
-        new = store.NewNotification(
-            title=data["title"],
-            message=data["message"],
-            priority=data["priority"],
-            source=data["source"],
-            metadata=data["metadata"],
-            key=data["key"],
-            silent=data["silent"],
-        )
+        new = store.NewNotification(**request.data)  # the fields are NEW_NOTIFICATION's
 
         def answer(published: publishing.Published) -> Response:
             ((notification, created),) = published
@@ -94,14 +85,9 @@ class NotificationHandlers:
         return await publishing.publish(request, self.services, [new], answer)
 
     async def list(self, request: Request) -> Response:
-        params = request.params
-        filters = store.ListFilter(
-            status=params["status"],
-            priority=params["priority"],
-            source=params["source"],
-            since=params["since"],
-        )
-        limit, offset = params["limit"], params["offset"]
+        params = dict(request.params)
+        limit, offset = params.pop("limit"), params.pop("offset")
+        filters = store.ListFilter(**params)  # the other parameters are LIST_QUERY's filters
         items, total = store.list_page(
             self.services.reader, request.user.user_id, filters, limit, offset
         )

@@ -22,7 +22,7 @@ from pnotify import jsontext
 from pnotify.handlers import publishing
 from pnotify.handlers.notifications import MESSAGE_MAX, SOURCE_MAX, TITLE_MAX
 from pnotify.http import PayloadTooLarge, Request, Response, UnsupportedMediaType, ValidationError
-from pnotify.routing import Access, Operation, Reply, Route
+from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import AnyJson, Boolean, Field, Fields, Integer, Text, TextList
 from pnotify.services import Services
 from pnotify.storage.notifications import NewNotification
@@ -223,14 +223,11 @@ def routes(services: Services) -> list[Route]:
         tag="ntfy",
     )
     return [
-        Route(
+        publishing.route(
             method,
             path,
             handler,
-            Access.TOKEN,
-            publish_scope=True,
-            integration=True,
-            operation=operation,
+            operation,
         )
         for method in ("POST", "PUT")
         for path, handler, operation in (

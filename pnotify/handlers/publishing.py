@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pnotify.clock import SECOND_US, now_us
 from pnotify.db import WriteContext
 from pnotify.http import BadRequest, Request, Response, ValidationError
+from pnotify.routing import Access, Handler, Operation, Route
 from pnotify.services import Services
 from pnotify.storage import idempotency
 from pnotify.storage import notification_writes as writes
@@ -50,6 +51,20 @@ async def publish(
         return response
 
     return await services.writer.run(once)
+
+
+def route(method: str, path: str, handler: Handler, operation: Operation) -> Route:
+    """A door for other tools: publish-scope tokens welcome, sent the ways those tools send
+    them (auth/access.py: Basic, `?auth=`, `X-Gotify-Key`, `?token=`)."""
+    return Route(
+        method,
+        path,
+        handler,
+        Access.TOKEN,
+        publish_scope=True,
+        integration=True,
+        operation=operation,
+    )
 
 
 def _publish_all(ctx: WriteContext, user_id: str, batch: Sequence[NewNotification]) -> Published:

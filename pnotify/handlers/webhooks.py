@@ -23,7 +23,7 @@ from pnotify import jsontext
 from pnotify.handlers import publishing
 from pnotify.handlers.notifications import MESSAGE_MAX, SOURCE_MAX, TITLE_MAX
 from pnotify.http import Request, Response, ValidationError
-from pnotify.routing import Access, Operation, Reply, Route
+from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import AnyJson, Choice, Field, Fields, Text
 from pnotify.services import Services
 from pnotify.storage.notifications import PRIORITIES, NewNotification
@@ -166,14 +166,11 @@ def routes(services: Services) -> list[Route]:
     handlers = WebhookHandlers(services)
     base = "/api/integrations/"
     return [
-        Route(
+        publishing.route(
             "POST",
             base + "alertmanager",
             handlers.alerts,
-            Access.TOKEN,
-            publish_scope=True,
-            integration=True,
-            operation=Operation(
+            Operation(
                 "Alertmanager's or Grafana's webhook: one notification per alert",
                 {200: Reply("how many alerts were received, and created", "WebhookResult")},
                 query=QUERY,
@@ -181,14 +178,11 @@ def routes(services: Services) -> list[Route]:
                 tag="integrations",
             ),
         ),
-        Route(
+        publishing.route(
             "POST",
             base + "apprise",
             handlers.apprise,
-            Access.TOKEN,
-            publish_scope=True,
-            integration=True,
-            operation=Operation(
+            Operation(
                 "Apprise's json:// body",
                 {200: Reply("published", "Notification")},
                 query=QUERY,
