@@ -12,8 +12,6 @@ import os
 import re
 import sys
 import time
-from typing import Any
-from urllib.parse import parse_qsl
 
 import apsw
 
@@ -27,19 +25,7 @@ from pnotify.background import BackgroundTasks
 from pnotify.broker import Broker, CloseReason
 from pnotify.changes import Change
 from pnotify.config import Settings
-from pnotify.handlers import (
-    api_tokens,
-    gotify,
-    me,
-    notifications,
-    ntfy,
-    ops,
-    pages,
-    signin,
-    static,
-    sync,
-    webhooks,
-)
+from pnotify.handlers import all_routes
 from pnotify.headers import HeaderPolicy
 from pnotify.http import (
     ClientDisconnected,
@@ -55,7 +41,6 @@ from pnotify.http import (
 from pnotify.logs import AccessLog
 from pnotify.metrics import Metrics
 from pnotify.routing import Router
-from pnotify.schema import Fields
 from pnotify.services import Services
 from pnotify.storage import sessions as session_store
 
@@ -106,21 +91,7 @@ class App:
         settings = self.settings
         services = self.services = self._open_services()
         self.oidc = OIDCClient(settings.oidc) if settings.oidc is not None else None
-        self.router = Router(
-            [
-                *sync.routes(services),
-                *notifications.routes(services),
-                *me.routes(services),
-                *api_tokens.routes(services),
-                *signin.routes(services, self.oidc),
-                *pages.routes(services),
-                *static.routes(),
-                *ops.routes(services, self.metrics),
-                *ntfy.routes(services),
-                *gotify.routes(services),
-                *webhooks.routes(services),
-            ]
-        )
+        self.router = Router(all_routes(services, self.oidc, self.metrics))
         self.metrics.watch(services)
         self.background = BackgroundTasks(services, self.access_log, self.oidc)
         if self.oidc is not None:
@@ -244,12 +215,9 @@ class App:
             request.principal = await self.services.access.principal(request, match.route)
         except SignInRequired as redirect:
             return Response.redirect(redirect.location)
-        operation = match.route.operation
-        if operation is not None:
+        if match.route.operation is not None:
             # The route's contract, enforced here, so that no handler can skip it.
-            request.params = operation.query.parse_query(request.query)
-            if operation.body is not None:
-                request.data = await _read_body(request, operation.body, operation.form_body)
+            await match.route.operation.enforce(request)
         return await match.route.handler(request)
 
     def _record(
@@ -269,14 +237,6 @@ class App:
                     "request_id": request_id,
                 }
             )
-
-
-async def _read_body(request: Request, fields: Fields, form: bool) -> dict[str, Any]:
-    content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
-    if form and content_type == "application/x-www-form-urlencoded":
-        text = (await request.body()).decode("utf-8", "replace")
-        return fields.parse_query(dict(parse_qsl(text, keep_blank_values=True)), "field")
-    return fields.parse_body(await request.json_object())
 
 
 def create_app(settings: Settings) -> App:

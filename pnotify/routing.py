@@ -19,6 +19,7 @@ import enum
 import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
 
 from pnotify.http import MethodNotAllowed, NotFound, Request, Response
 from pnotify.schema import Fields
@@ -86,6 +87,19 @@ class Operation:
     # The body is the message itself (ntfy): read by the handler, documented as text.
     text_body: bool = False
     tag: str = "notifications"
+
+    async def enforce(self, request: Request) -> None:
+        """Check the request against this contract: `request.params`, `request.data`."""
+        request.params = self.query.parse_query(request.query)
+        if self.body is None:
+            return
+        content_type = (request.header("content-type") or "").split(";")[0].strip().lower()
+        if self.form_body and content_type == "application/x-www-form-urlencoded":
+            text = (await request.body()).decode("utf-8", "replace")
+            form = dict(parse_qsl(text, keep_blank_values=True))
+            request.data = self.body.parse_query(form, "field")
+        else:
+            request.data = self.body.parse_body(await request.json_object())
 
 
 @dataclass(frozen=True)

@@ -328,3 +328,15 @@ def test_mark_all_read(client: httpx.Client, account: Account) -> None:
     }
     assert statuses == {ids[0]: "archived", ids[1]: "read", ids[2]: "read"}
     assert client.post(BASE + "read-all", headers=account.headers).json() == {"updated": 0}
+
+
+def test_an_empty_message_and_status_all(client: httpx.Client, account: Account) -> None:
+    created = client.post(BASE, json={"title": "t", "message": ""}, headers=account.headers)
+    assert created.status_code == 201
+    assert created.json()["message"] == ""
+    client.patch(BASE + created.json()["id"], json={"status": "archived"}, headers=account.headers)
+    assert client.get(BASE, params={"status": "all"}, headers=account.headers).json()["total"] == 1
+    assert client.get(BASE, headers=account.headers).json()["total"] == 1  # no filter: all
+    assert (
+        client.get(BASE, params={"status": "inbox"}, headers=account.headers).json()["total"] == 0
+    )

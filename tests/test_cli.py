@@ -262,3 +262,50 @@ def test_the_service_files_in_the_readme_parse(tmp_path: Path) -> None:
         checked += 1
     if not checked:
         pytest.skip("neither caddy nor systemd-analyze is installed here")
+
+
+def test_subscribe_exec_runs_a_command_per_notification(
+    server: ServerProcess, account: Account, tmp_path: Path
+) -> None:
+    out = tmp_path / "seen.txt"
+    env = server_env(
+        server.data_dir, {"PNOTIFY_SERVER": server.url, "PNOTIFY_TOKEN": account.token}
+    )
+    command = f'echo "$PNOTIFY_PRIORITY $PNOTIFY_TITLE" >> {out}'
+    process = subprocess.Popen(
+        [
+            *PNOTIFY,
+            "subscribe",
+            "--exec",
+            command,
+            "--min-priority",
+            "high",
+            "--state",
+            str(tmp_path / "s"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(
+            lambda: (
+                server.log_entries()
+                and any(
+                    e.get("event") == "stream opened" and e.get("user_id") == account.user_id
+                    for e in server.log_entries()
+                )
+            ),
+            timeout=20,
+        )
+        for title, priority in (("quiet", "low"), ("loud", "critical")):
+            httpx.post(
+                server.url + "/api/notifications/",
+                json={"title": title, "priority": priority},
+                headers=account.headers,
+            )
+        wait_for(lambda: out.exists() and "loud" in out.read_text(), timeout=20)
+        assert out.read_text() == "critical loud\n"  # the low one was below --min-priority
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(10)

@@ -50,10 +50,9 @@ def _healthcheck_command() -> list[str]:
     return command
 
 
-@pytest.mark.skipif(shutil.which("python3") is None, reason="needs python3 to make a venv")
-def test_the_wheel_installs_and_runs_from_any_folder(tmp_path: Path) -> None:
-    """What the image does (and `pipx install .`): build the wheel, install it outside the
-    tree, and run `pnotify` from an unrelated folder with no DATA_DIR."""
+def _install_the_wheel(tmp_path: Path) -> Path:
+    """Build the wheel and install it, with its pinned dependencies, into a fresh virtualenv
+    outside the tree; returns the virtualenv."""
     wheels = tmp_path / "wheels"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(wheels), "."],
@@ -64,21 +63,17 @@ def test_the_wheel_installs_and_runs_from_any_folder(tmp_path: Path) -> None:
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     (wheel,) = wheels.glob("priority_notify-*.whl")
-    subprocess.run(
-        [
-            str(venv / "bin" / "python"),
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "-c",
-            str(REPO_ROOT / "constraints.txt"),
-            str(wheel),
-        ],
-        check=True,
-        cwd=tmp_path,
-    )
+    pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
+    constraints = ["--disable-pip-version-check", "-c", str(REPO_ROOT / "constraints.txt")]
+    subprocess.run([*pip, *constraints, str(wheel)], check=True, cwd=tmp_path)
+    return venv
+
+
+@pytest.mark.skipif(shutil.which("python3") is None, reason="needs python3 to make a venv")
+def test_the_wheel_installs_and_runs_from_any_folder(tmp_path: Path) -> None:
+    """What the image does (and `pipx install .`): build the wheel, install it outside the
+    tree, and run `pnotify` from an unrelated folder with no DATA_DIR."""
+    venv = _install_the_wheel(tmp_path)
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     port = free_port()

@@ -320,3 +320,25 @@ def test_the_dashboard_shows_tags_and_links_escaped(
     assert "<li>disk</li>" in html
     assert "<li>&lt;b&gt;bold&lt;/b&gt;</li>" in html
     assert 'href="https://grafana.example/d/1?x=1&amp;y=2"' in html
+
+
+@pytest.mark.skipif(not APPRISE.exists(), reason="Apprise is in the dev extra: make test")
+@pytest.mark.parametrize(
+    ("name", "priority"),
+    [("min", "low"), ("low", "low"), ("default", "medium"), ("high", "high"), ("max", "critical")],
+)
+def test_apprise_ntfy_priorities(
+    server: ServerProcess,
+    client: httpx.Client,
+    account: Account,
+    publisher: Account,
+    name: str,
+    priority: str,
+) -> None:
+    host = server.url.removeprefix("http://")
+    url = f"ntfy://{publisher.token}@{host}/prio?auth=token&priority={name}"
+    result = subprocess.run(
+        [str(APPRISE), "-t", name, "-b", "body", url], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert _newest(client, account)["priority"] == priority

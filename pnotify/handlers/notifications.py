@@ -138,36 +138,34 @@ class NotificationHandlers:
         return Response.no_content()
 
 
+_CREATE = Operation(
+    "Create a notification (publish-scope tokens may call this)",
+    {
+        201: Reply("created; `Location` is its URL", "Notification"),
+        200: Reply("updated by `key` (or unchanged)", "Notification"),
+    },
+    body=NEW_NOTIFICATION,
+)
+_LIST = Operation(
+    "List notifications, newest first",
+    {200: Reply("a page of notifications and the total", "NotificationPage")},
+    query=LIST_QUERY,
+)
+
+
 def routes(services: Services) -> list[Route]:
     handlers = NotificationHandlers(services)
     base = "/api/notifications/"
     one = base + "{id:uuid}"
     return [
-        Route(
-            "GET",
-            base,
-            handlers.list,
-            name="notifications",
-            operation=Operation(
-                "List notifications, newest first",
-                {200: Reply("a page of notifications and the total", "NotificationPage")},
-                query=LIST_QUERY,
-            ),
-        ),
+        Route("GET", base, handlers.list, name="notifications", operation=_LIST),
         Route(
             "POST",
             base,
             handlers.create,
             Access.TOKEN,
             publish_scope=True,
-            operation=Operation(
-                "Create a notification (publish-scope tokens may call this)",
-                {
-                    201: Reply("created; `Location` is its URL", "Notification"),
-                    200: Reply("updated by `key` (or unchanged)", "Notification"),
-                },
-                body=NEW_NOTIFICATION,
-            ),
+            operation=_CREATE,
         ),
         Route(
             "POST",
