@@ -157,7 +157,9 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
 
     with tempfile.TemporaryDirectory(prefix="pnotify-sse-bench-") as temp:
-        server = ServerProcess.start(Path(temp) / "data", {"LOG_LEVEL": "INFO"})
+        # One token holds every stream and sends every POST here: its per-token caps are off.
+        limits_off = {"SSE_STREAMS_PER_TOKEN": "0", "TOKEN_RATE_LIMIT": "0"}
+        server = ServerProcess.start(Path(temp) / "data", {"LOG_LEVEL": "INFO", **limits_off})
         try:
             conn = server.connect()
             try:
