@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from tests.serverproc import Account, ServerProcess, session_cookie_for
@@ -71,6 +72,7 @@ def run(
             text=True,
             timeout=seconds + 120,
             check=False,
+            cwd=tempfile.gettempdir(),  # its caches and reports stay out of the repository
         )
         if verbose:
             print(result.stdout[-20_000:])
@@ -80,8 +82,6 @@ def run(
 
 
 def main() -> int:
-    import tempfile
-
     examples = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     with tempfile.TemporaryDirectory() as scratch:
         server = ServerProcess.start(Path(scratch) / "data", FUZZ_SETTINGS)
