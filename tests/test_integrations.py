@@ -35,6 +35,13 @@ def _shell(command: str, server: ServerProcess, token: str, **env: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
+def _apprise(*args: str) -> None:
+    """Apprise's real command line; it must report success."""
+    command = [str(APPRISE), *args]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def _newest(client: httpx.Client, reader: Account) -> dict[str, Any]:
     items: list[dict[str, Any]] = client.get(BASE, headers=reader.headers).json()["items"]
     assert items, "nothing arrived"
@@ -124,13 +131,7 @@ def test_apprise_cli_with_every_url_the_readme_gives(
     assert len(urls) == len(expected)
     for url, (source, priority) in zip(urls, expected, strict=True):
         url = url.replace("notify.example.com", host)
-        result = subprocess.run(
-            [str(APPRISE), "-vv", "-t", "Disk full", "-b", "on web-01", url],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
+        _apprise("-vv", "-t", "Disk full", "-b", "on web-01", url)
         got = _newest(client, account)
         assert (got["title"], got["source"], got["priority"]) == ("Disk full", source, priority)
 
@@ -155,10 +156,7 @@ def test_apprise_gotify_priorities(
     priority: str,
 ) -> None:
     url = f"gotify://{server.url.removeprefix('http://')}/{publisher.token}?priority={name}"
-    result = subprocess.run(
-        [str(APPRISE), "-t", name, "-b", "body", url], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _apprise("-t", name, "-b", "body", url)
     assert _newest(client, account)["priority"] == priority
 
 
@@ -168,10 +166,7 @@ def test_apprise_sends_a_long_message_as_a_file(
 ) -> None:
     url = f"ntfy://me:{publisher.token}@{server.url.removeprefix('http://')}/logs"
     body = "line of a long log\n" * 500  # over Apprise's 8,000 bytes: sent as an attachment
-    result = subprocess.run(
-        [str(APPRISE), "-t", "Log", "-b", body, url], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _apprise("-t", "Log", "-b", body, url)
     got = _newest(client, account)
     assert "line of a long log" in got["message"]
     assert got["metadata"]["filename"].endswith(".txt")
@@ -337,8 +332,5 @@ def test_apprise_ntfy_priorities(
 ) -> None:
     host = server.url.removeprefix("http://")
     url = f"ntfy://{publisher.token}@{host}/prio?auth=token&priority={name}"
-    result = subprocess.run(
-        [str(APPRISE), "-t", name, "-b", "body", url], capture_output=True, text=True, timeout=60
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    _apprise("-t", name, "-b", "body", url)
     assert _newest(client, account)["priority"] == priority
