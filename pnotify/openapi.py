@@ -65,7 +65,28 @@ SCHEMAS: JSON = {
             "offset": {"type": "integer"},
         }
     ),
-    "Updated": _object({"updated": {"type": "integer", "minimum": 0}}),
+    "Updated": _object(
+        {
+            "updated": {"type": "integer", "minimum": 0},
+            "changed": {
+                "type": "array",
+                "description": "each changed notification and its status before (for undo)",
+                "items": _object(
+                    {"id": _UUID, "previous": {"type": "string", "enum": list(STATUSES)}}
+                ),
+            },
+        }
+    ),
+    "Sources": _object(
+        {
+            "items": {
+                "type": "array",
+                "items": _object(
+                    {"source": {"type": "string"}, "count": {"type": "integer", "minimum": 1}}
+                ),
+            }
+        }
+    ),
     "Changes": _object(
         {
             "notifications": {"type": "array", "items": _ref("Notification")},

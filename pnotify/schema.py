@@ -209,6 +209,25 @@ class TextList(Type):
 
 
 @dataclass(frozen=True)
+class IdList(Type):
+    """A list of notification ids (UUIDs), lower-cased, each once, in the order given."""
+
+    max_items: int
+
+    def check(self, name: str, value: Any) -> list[str]:
+        if not isinstance(value, list) or not 1 <= len(value) <= self.max_items:
+            raise ValidationError(name, f"must be a list of 1 to {self.max_items} ids")
+        for item in value:
+            if not isinstance(item, str) or not _UUID.fullmatch(item):
+                raise ValidationError(name, f"must hold ids (UUIDs), got {str(item)[:40]!r}")
+        return list(dict.fromkeys(item.lower() for item in value))
+
+    def schema(self) -> JSON:
+        item = {"type": "string", "format": "uuid", "pattern": f"^{_UUID.pattern}$"}
+        return {"type": "array", "items": item, "minItems": 1, "maxItems": self.max_items}
+
+
+@dataclass(frozen=True)
 class AnyJson(Type):
     """Any JSON value (kept as given, for metadata), standard and not too deep."""
 

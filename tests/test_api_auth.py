@@ -33,6 +33,8 @@ def _calls(notification_id: str) -> list[Call]:
         Call("GET", "/api/me"),
         Call("GET", BASE + "changes"),
         Call("POST", BASE + "read-all"),
+        Call("POST", BASE + "bulk", {"action": "archive", "ids": [notification_id]}),
+        Call("GET", BASE + "sources"),
     ]
 
 
@@ -115,7 +117,8 @@ def test_full_scope_token_works_on_every_route(
 ) -> None:
     expected = {"GET": 200, "POST": 201, "PATCH": 200, "DELETE": 204}
     for call in _calls(target):
-        status = 200 if call.path.endswith("read-all") else expected[call.method]
+        many = call.path.endswith(("read-all", "bulk"))
+        status = 200 if many else expected[call.method]
         assert _send(client, call, owner.headers).status_code == status, call
 
 
@@ -149,12 +152,22 @@ def test_other_users_notifications_do_not_exist(
         {"status": "unread"},
         {"priority": "medium"},
         {"since": "2000-01-01"},
+        {"q": "own"},
+        {"q": "secret"},
     ):
         page = client.get(BASE, params=params, headers=intruder.headers).json()
         assert [item["title"] for item in page["items"]] == ["intruder's own"], params
         assert page["total"] == 1, params
 
-    assert client.post(BASE + "read-all", headers=intruder.headers).json() == {"updated": 1}
+    assert client.get(BASE, params={"q": "hello"}, headers=intruder.headers).json()["total"] == 0
+    assert client.get(BASE + "sources", headers=intruder.headers).json() == {
+        "items": [{"source": "secret", "count": 1}]
+    }
+    for action in ("read", "archive", "delete"):
+        bulk = {"action": action, "ids": [target]}
+        answer = client.post(BASE + "bulk", json=bulk, headers=intruder.headers).json()
+        assert answer == {"updated": 0, "changed": []}
+    assert client.post(BASE + "read-all", headers=intruder.headers).json()["updated"] == 1
     owned = client.get(BASE + target, headers=owner.headers)
     assert owned.status_code == 200 and owned.json()["status"] == "unread"
     owner_titles = [

@@ -321,13 +321,13 @@ def test_mark_all_read(client: httpx.Client, account: Account) -> None:
     client.patch(BASE + ids[0], json={"status": "archived"}, headers=account.headers)
     response = client.post(BASE + "read-all", headers=account.headers)
     assert response.status_code == 200
-    assert response.json() == {"updated": 2}
+    assert response.json()["updated"] == 2
     statuses = {
         item["id"]: item["status"]
         for item in client.get(BASE, headers=account.headers).json()["items"]
     }
     assert statuses == {ids[0]: "archived", ids[1]: "read", ids[2]: "read"}
-    assert client.post(BASE + "read-all", headers=account.headers).json() == {"updated": 0}
+    assert client.post(BASE + "read-all", headers=account.headers).json()["updated"] == 0
 
 
 def test_an_empty_message_and_status_all(client: httpx.Client, account: Account) -> None:

@@ -28,6 +28,8 @@ def test_the_document_describes_every_api_route(client: httpx.Client) -> None:
         ("GET", "/api/notifications/"),
         ("POST", "/api/notifications/"),
         ("POST", "/api/notifications/read-all"),
+        ("POST", "/api/notifications/bulk"),
+        ("GET", "/api/notifications/sources"),
         ("GET", "/api/notifications/{id}"),
         ("PATCH", "/api/notifications/{id}"),
         ("DELETE", "/api/notifications/{id}"),

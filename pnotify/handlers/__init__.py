@@ -16,6 +16,7 @@ def all_routes(services: Services, oidc: OIDCClient | None, metrics: Metrics) ->
     from pnotify.handlers import (
         api_tokens,
         gotify,
+        inbox,
         me,
         notifications,
         ntfy,
@@ -30,6 +31,7 @@ def all_routes(services: Services, oidc: OIDCClient | None, metrics: Metrics) ->
     return [
         *sync.routes(services),
         *notifications.routes(services),
+        *inbox.routes(services),
         *me.routes(services),
         *api_tokens.routes(services),
         *signin.routes(services, oidc),

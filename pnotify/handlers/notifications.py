@@ -6,6 +6,7 @@ from pnotify.handlers import publishing
 from pnotify.http import NotFound, Request, Response
 from pnotify.routing import Access, Operation, Reply, Route
 from pnotify.schema import Boolean, Choice, Field, Fields, Integer, JsonObject, Text, Timestamp
+from pnotify.search import Search
 from pnotify.services import Services
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
@@ -19,7 +20,6 @@ METADATA_MAX_DEPTH = store.METADATA_MAX_DEPTH
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 200
 OFFSET_MAX = 1_000_000_000
-MARK_ALL_BATCH = 500
 
 NEW_NOTIFICATION = Fields(
     (
@@ -48,16 +48,20 @@ NEW_NOTIFICATION = Fields(
         ),
     )
 )
+FILTERS = (
+    Field(
+        "status",
+        Choice(store.STATUS_FILTERS),
+        doc="`inbox` is everything not archived; `all` is everything",
+    ),
+    Field("priority", Choice(store.PRIORITIES)),
+    Field("source", Text(SOURCE_MAX), doc="matched without regard to (ASCII) case"),
+    Field("since", Timestamp(), doc="only notifications created after this (naive = UTC)"),
+    Field("q", Search(), doc="full-text search over title, message and source"),
+)
 LIST_QUERY = Fields(
     (
-        Field(
-            "status",
-            Choice(store.STATUS_FILTERS),
-            doc="`inbox` is everything not archived; `all` is everything",
-        ),
-        Field("priority", Choice(store.PRIORITIES)),
-        Field("source", Text(SOURCE_MAX)),
-        Field("since", Timestamp(), doc="only notifications created after this (naive = UTC)"),
+        *FILTERS,
         Field("limit", Integer(1, LIST_LIMIT_MAX), default=LIST_LIMIT_DEFAULT),
         Field("offset", Integer(0, OFFSET_MAX), default=0),
     )
@@ -116,18 +120,6 @@ class NotificationHandlers:
             raise NotFound("notification not found", code="notification_not_found")
         return Response.json(updated.to_json())
 
-    async def mark_all_read(self, request: Request) -> Response:
-        """In batches, so other writes and the loop get their turn between them."""
-        user_id = request.user.user_id
-        updated = 0
-        while True:
-            done = await self.services.writer.run(
-                lambda ctx: writes.mark_all_read(ctx, user_id, MARK_ALL_BATCH)
-            )
-            updated += done
-            if done < MARK_ALL_BATCH:
-                return Response.json({"updated": updated})
-
     async def delete(self, request: Request) -> Response:
         user_id, notification_id = request.user.user_id, request.path_params["id"]
         deleted = await self.services.writer.run(
@@ -166,15 +158,6 @@ def routes(services: Services) -> list[Route]:
             Access.TOKEN,
             publish_scope=True,
             operation=_CREATE,
-        ),
-        Route(
-            "POST",
-            base + "read-all",
-            handlers.mark_all_read,
-            operation=Operation(
-                "Mark every unread notification read",
-                {200: Reply("how many changed", "Updated")},
-            ),
         ),
         Route(
             "GET",

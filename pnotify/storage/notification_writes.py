@@ -18,10 +18,13 @@ from pnotify.db import WriteContext
 from pnotify.ids import uuid7
 from pnotify.storage.notifications import (
     COLUMNS,
+    STATUSES,
+    ListFilter,
     NewNotification,
     Notification,
     by_key,
     get,
+    matching_ids,
     row_to_notification,
 )
 
@@ -144,15 +147,42 @@ def set_status(
     return updated
 
 
-def mark_all_read(ctx: WriteContext, user_id: str, limit: int) -> int:
-    """Mark up to `limit` unread notifications read; returns how many (0 when none are left)."""
-    rows = ctx.conn.execute(
-        "SELECT id FROM notifications WHERE user_id = ? AND status = 'unread' LIMIT ?",
-        (user_id, limit),
-    ).fetchall()
-    for (notification_id,) in rows:
-        set_status(ctx, user_id, str(notification_id), "read")
-    return len(rows)
+# Bulk actions. Given ids, each is set exactly (undo relies on that: archived back to read);
+# given only filters, an action takes just the rows it is meant for, so "mark all read" on a
+# view that includes archived rows does not bring them back.
+BULK_ACTIONS = ("read", "unread", "archive", "delete")
+_TARGET = {"read": "read", "unread": "unread", "archive": "archived"}
+_TAKES = {
+    "read": ("unread",),
+    "unread": ("read",),
+    "archive": ("unread", "read"),
+    "delete": STATUSES,
+}
+Changed = list[tuple[str, str]]  # (id, its status before)
+
+
+def apply_to_ids(ctx: WriteContext, user_id: str, ids: list[str], action: str) -> Changed:
+    changed: Changed = []
+    for notification_id in ids:
+        current = get(ctx.conn, user_id, notification_id)
+        if current is None:
+            continue
+        if action == "delete":
+            delete(ctx, user_id, notification_id)
+        elif current.status != _TARGET[action]:
+            set_status(ctx, user_id, notification_id, _TARGET[action])
+        else:
+            continue
+        changed.append((notification_id, current.status))
+    return changed
+
+
+def apply_to_matching(
+    ctx: WriteContext, user_id: str, filters: ListFilter, action: str, limit: int
+) -> Changed:
+    """One batch of at most `limit`: the caller repeats until a batch comes back short."""
+    found = matching_ids(ctx.conn, user_id, filters, _TAKES[action], limit)
+    return apply_to_ids(ctx, user_id, [notification_id for notification_id, _ in found], action)
 
 
 def delete(

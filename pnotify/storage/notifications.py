@@ -101,8 +101,9 @@ class NewNotification:
 class ListFilter:
     status: str | None = None
     priority: str | None = None
-    source: str | None = None
+    source: str | None = None  # matched without regard to (ASCII) case
     since: int | None = None
+    q: str | None = None  # an FTS5 expression from search.to_fts, never the user's text
 
 
 COLUMNS = (
@@ -128,15 +129,18 @@ def get(conn: apsw.Connection, user_id: str, notification_id: str) -> Notificati
 _FILTER_SQL = {
     "status": " AND status = ?",
     "priority": " AND priority = ?",
-    "source": " AND source = ?",
+    "source": " AND source = ? COLLATE NOCASE",
     "since": " AND created_at > ?",
+    "q": " AND rowid IN (SELECT rowid FROM notifications_fts WHERE notifications_fts MATCH ?)",
 }
-# The counters cover every filter but time.
-_COUNT_FILTER_SQL = {name: sql for name, sql in _FILTER_SQL.items() if name != "since"}
+# The counters cover every filter but time and search.
+_COUNT_FILTER_SQL = {k: sql for k, sql in _FILTER_SQL.items() if k not in ("since", "q")}
 
 
 def _where(filters: ListFilter, fragments: dict[str, str]) -> tuple[str, list[Any]]:
-    clause = " WHERE user_id = ?"
+    # With a search, the index's matches drive the query (`+user_id` keeps the planner from
+    # walking every row of the user instead): a search is usually selective.
+    clause = " WHERE +user_id = ?" if filters.q is not None else " WHERE user_id = ?"
     params: list[Any] = []
     for name, fragment in fragments.items():
         value = getattr(filters, name)
@@ -164,8 +168,8 @@ def list_page(
 
 
 def count(conn: apsw.Connection, user_id: str, filters: ListFilter) -> int:
-    if filters.since is not None:
-        # A time range has no counter; it is an index range scan of the matches.
+    if filters.since is not None or filters.q is not None:
+        # A time range or a search has no counter: count the matches themselves.
         select, fragments = "SELECT count(*) FROM notifications", _FILTER_SQL
     else:
         select, fragments = "SELECT coalesce(sum(n), 0) FROM notification_counts", _COUNT_FILTER_SQL
@@ -238,3 +242,32 @@ def changes_after(conn: apsw.Connection, user_id: str, after: int, limit: int) -
     )
     changes.sort(key=lambda change: change.cursor)
     return changes[:limit]
+
+
+def matching_ids(
+    conn: apsw.Connection,
+    user_id: str,
+    filters: ListFilter,
+    statuses: tuple[str, ...],
+    limit: int,
+) -> list[tuple[str, str]]:
+    """Ids and statuses of up to `limit` matches whose status is one of `statuses` (bulk)."""
+    where, params = _where(filters, _FILTER_SQL)
+    among = ", ".join("?" for _ in statuses)  # placeholders only: the values are bound
+    rows = conn.execute(
+        f"SELECT id, status FROM notifications{where} AND status IN ({among}) LIMIT ?",  # noqa: S608
+        [user_id, *params, *statuses, limit],
+    ).fetchall()
+    return [(str(row[0]), str(row[1])) for row in rows]
+
+
+def sources(conn: apsw.Connection, user_id: str, limit: int) -> list[tuple[str, int]]:
+    """The user's sources with how many notifications each has, most used first (spellings
+    that differ only in case count as one, as the source filter matches them so)."""
+    rows: list[tuple[Any, ...]] = conn.execute(
+        "SELECT source, sum(n) AS total FROM notification_counts "
+        "WHERE user_id = ? AND source != '' GROUP BY source COLLATE NOCASE HAVING total > 0 "
+        "ORDER BY total DESC, source LIMIT ?",
+        (user_id, limit),
+    ).fetchall()
+    return [(str(source), int(total)) for source, total in rows]

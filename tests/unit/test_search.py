@@ -1,0 +1,101 @@
+"""The search language, and the FTS5 index kept in step with every write, on a real database."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import apsw
+import pytest
+
+from pnotify import db
+from pnotify.clock import DAY_US, now_us
+from pnotify.db import WriteContext
+from pnotify.retention import RetentionPolicy, sweep_batch
+from pnotify.search import SearchError, to_fts
+from pnotify.storage import notification_writes as writes
+from pnotify.storage import notifications as store
+from pnotify.storage import users
+
+
+@pytest.mark.parametrize(
+    ("typed", "expression"),
+    [
+        ("zebra", '"zebra"*'),
+        ("disk web-01", '"disk"* AND "web-01"*'),
+        ('"exact phrase" more', '"exact phrase" AND "more"*'),
+        ('a -b -"c d"', '(("a"*) NOT "b"*) NOT "c d"'),
+        (
+            "AND OR NOT NEAR(x) title:y *",
+            '"AND"* AND "OR"* AND "NOT"* AND "NEAR(x)"* AND "title:y"*',
+        ),
+        ("  spaced   out  ", '"spaced"* AND "out"*'),
+    ],
+)
+def test_what_is_typed_becomes_quoted_terms(typed: str, expression: str) -> None:
+    assert to_fts(typed) == expression
+
+
+@pytest.mark.parametrize(
+    "typed", ['"open', "-x", "*** ---", "", " ".join(f"w{n}" for n in range(17))]
+)
+def test_what_cannot_be_a_search_is_refused(typed: str) -> None:
+    with pytest.raises(SearchError):
+        to_fts(typed)
+
+
+@pytest.fixture
+def conn(tmp_path: Path) -> Iterator[apsw.Connection]:
+    connection = db.open_and_migrate(tmp_path / "search.db")
+    yield connection
+    connection.close()
+
+
+def _found(conn: apsw.Connection, user_id: str, typed: str) -> list[str]:
+    items, total = store.list_page(conn, user_id, store.ListFilter(q=to_fts(typed)), 50, 0)
+    assert total == len(items)
+    return [n.title for n in items]
+
+
+def _index_is_consistent(conn: apsw.Connection) -> None:
+    # rank = 1: also compare the index with the rows it was built from.
+    conn.execute(
+        "INSERT INTO notifications_fts (notifications_fts, rank) VALUES ('integrity-check', 1)"
+    )
+
+
+def test_the_index_follows_create_update_delete_and_retention(conn: apsw.Connection) -> None:
+    user = users.upsert(conn, "i", "search", "", "", login=False)
+    other = users.upsert(conn, "i", "someone else", "", "", login=False)
+    keyed = store.NewNotification("Backup failed", "disk quota", "high", "nas", None, key="nas")
+    with conn:
+        ctx = WriteContext(conn, 0)
+        first = writes.publish(ctx, user.id, keyed)[0]
+        writes.create(
+            ctx, other.id, store.NewNotification("Backup failed", None, "low", None, None)
+        )
+        doomed = writes.create(
+            ctx, user.id, store.NewNotification("Zebrafish", None, "low", None, None)
+        )
+    assert _found(conn, user.id, "backup") == ["Backup failed"]  # not the other user's
+    assert _found(conn, user.id, "quota nas") == ["Backup failed"]
+    with conn:
+        ctx = WriteContext(conn, ctx.last_cursor)
+        writes.publish(
+            ctx, user.id, store.NewNotification("Backup ok", "fixed", "low", "nas", None, key="nas")
+        )
+        writes.delete(ctx, user.id, doomed.id)
+    assert _found(conn, user.id, "failed") == []
+    assert _found(conn, user.id, "fixed") == ["Backup ok"]
+    assert _found(conn, user.id, "zebra") == []
+    _index_is_consistent(conn)
+    with conn:
+        ctx = WriteContext(conn, ctx.last_cursor)
+        writes.set_status(ctx, user.id, first.id, "archived")
+    policy = RetentionPolicy(
+        archive_after_days=None, delete_archived_after_days=1, tombstone_days=90
+    )
+    with conn:
+        sweep_batch(WriteContext(conn, ctx.last_cursor + 10), policy, now_us() + 2 * DAY_US, 10)
+    assert _found(conn, user.id, "backup") == []
+    _index_is_consistent(conn)
