@@ -32,6 +32,13 @@ def render(template_name: str, /, **values: object) -> str:
     return _template(template_name).substitute({k: escape(v) for k, v in values.items()})
 
 
+# Each page's scripts, in order (deferred; common.js first: the others build on it).
+PAGE_SCRIPTS = {
+    "dashboard": ("common.js", "arrival.js", "bulk.js", "inbox.js"),
+    "tokens": ("common.js", "tokens.js"),
+}
+
+
 def page(title: str, body: Safe, *, user_name: str | None = None, current: str = "") -> str:
     nav = Safe("")
     if user_name is not None:
@@ -43,6 +50,10 @@ def page(title: str, body: Safe, *, user_name: str | None = None, current: str =
                 tokens_current=Safe(' aria-current="page"' if current == "tokens" else ""),
             )
         )
+    names = PAGE_SCRIPTS.get(current, ("common.js",))
+    scripts = "\n".join(
+        f'<script src="{escape(staticfiles.url(name))}" defer></script>' for name in names
+    )
     return render(
         "base.html",
         title=title,
@@ -50,7 +61,9 @@ def page(title: str, body: Safe, *, user_name: str | None = None, current: str =
         body=body,
         page_name=current,
         css_url=staticfiles.url("style.css"),
-        js_url=staticfiles.url("app.js"),
+        icon_url=staticfiles.url("favicon.svg"),
+        theme_url=staticfiles.url("theme.js"),
+        scripts=Safe(scripts),
     )
 
 

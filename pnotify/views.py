@@ -7,8 +7,9 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
-from pnotify import jsontext
+from pnotify import jsontext, markdown
 from pnotify.clock import now_us, to_iso
 from pnotify.storage.client_tokens import ClientToken
 from pnotify.storage.notifications import Notification, stored_metadata
@@ -95,10 +96,30 @@ def _extras(value: dict[str, Any] | None) -> Safe:
     return Safe(f'<div class="extras">{"".join(parts)}</div>' if parts else "")
 
 
+PREVIEW_LENGTH = 160
+
+
+def preview(message: str | None) -> str:
+    """The message on one line, cut short: what a collapsed row shows after its title."""
+    flat = " ".join((message or "").split())
+    return flat if len(flat) <= PREVIEW_LENGTH else flat[: PREVIEW_LENGTH - 1] + "…"
+
+
+def _message(text: str | None, metadata: dict[str, Any] | None) -> tuple[Safe, str]:
+    """The message's markup and its extra class: Markdown when the sender flagged it so."""
+    if not text:
+        return Safe(""), ""
+    if metadata and metadata.get("markdown") is True:
+        return markdown.render(text), " markdown"
+    return linkify(text), ""
+
+
 def notification_item(notification: Notification) -> Safe:
     icon, label = PRIORITY_LABELS[notification.priority]
     metadata = stored_metadata(notification.metadata)
     unread = notification.status == "unread"
+    status_label = STATUS_LABELS[notification.status]
+    message, message_class = _message(notification.message, metadata)
     return Safe(
         render(
             "notification.html",
@@ -113,8 +134,11 @@ def notification_item(notification: Notification) -> Safe:
             icon=icon,
             priority_label=label,
             title=notification.title,
-            status_label=STATUS_LABELS[notification.status],
-            message=linkify(notification.message) if notification.message else Safe(""),
+            aria_label=f"{status_label}, {label}: {notification.title}",
+            preview=preview(notification.message),
+            status_label=status_label,
+            message=message,
+            message_class=message_class,
             extras=_extras(metadata),
             metadata=_metadata(metadata),
             read_action="unread" if not unread else "read",
@@ -147,3 +171,35 @@ def token_row(token: ClientToken) -> Safe:
             expires=_when(token.expires_at),
         )
     )
+
+
+def empty_help(filtered: bool, search_problem: str, sources: list[tuple[str, int]]) -> Safe:
+    """What an empty list says: why it may be empty and where to go from here."""
+    if search_problem:
+        lead = (
+            f"<p><strong>{escape(search_problem)}</strong> Each word matches the start of a "
+            'word (<kbd>zebra</kbd> finds “zebrafish”), <kbd>"two words"</kbd> a phrase, '
+            "<kbd>-word</kbd> leaves out.</p>"
+        )
+    elif filtered:
+        lead = (
+            "<p><strong>No notifications match.</strong> A search matches the start of words; "
+            "a source matches whole, in any case.</p>"
+        )
+    else:
+        lead = (
+            "<p><strong>Nothing here yet.</strong> Create a token on the "
+            '<a href="/tokens">Tokens page</a>: it shows a ready <code>curl</code> command '
+            "and a button that sends a test notification.</p>"
+        )
+    parts = [lead]
+    if sources:
+        links = " ".join(
+            f'<a class="chip" href="/?{escape(urlencode({"source": name}))}">{escape(name)}'
+            f' <span class="n">{count}</span></a>'
+            for name, count in sources
+        )
+        parts.append(f'<p class="known-sources">Your sources: {links}</p>')
+    if filtered or search_problem:
+        parts.append('<p><a href="/">Clear filters</a></p>')
+    return Safe("\n".join(parts))

@@ -7,9 +7,11 @@ afterwards (auth/access.py), so a handler here always has a signed-in user.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from pnotify import views
+from pnotify import search, views
 from pnotify.http import NotFound, Request, Response, Unauthorized
 from pnotify.routing import Access, Route
 from pnotify.services import Services
@@ -19,6 +21,7 @@ from pnotify.storage import users
 from pnotify.templating import Safe, escape, page, render
 
 PAGE_SIZE = 50
+SOURCE_HINTS = 12
 _PAGE_OFFSET = re.compile(r"[0-9]{1,8}")  # ASCII digits: isdigit() also takes "²"
 STATUS_CHOICES = (
     ("inbox", "Inbox"),
@@ -52,6 +55,59 @@ def _fragment(html: str) -> Response:
     return response
 
 
+@dataclass(frozen=True)
+class DashboardView:
+    """What the dashboard shows, read from its query string. A page forgives odd parameters
+    (an old bookmark) by falling back to the defaults; a search that cannot be one is shown
+    with its reason instead of a list."""
+
+    status: str = "inbox"
+    priority: str = ""
+    source: str = ""
+    q: str = ""
+    offset: int = 0
+    search_problem: str = ""
+
+    @classmethod
+    def from_query(cls, query: Mapping[str, str]) -> DashboardView:
+        status = query.get("status", "inbox")
+        priority = query.get("priority", "")
+        offset_text = query.get("offset", "0")
+        q = " ".join(query.get("q", "").split())[: search.MAX_LENGTH]
+        problem = ""
+        if q:
+            try:
+                search.to_fts(q)
+            except search.SearchError as error:
+                problem = f"This search {error}."
+        return cls(
+            status=status if status in dict(STATUS_CHOICES) else "inbox",
+            priority=priority if priority in store.PRIORITIES else "",
+            source=query.get("source", "").strip()[:100],
+            q=q,
+            offset=int(offset_text) if _PAGE_OFFSET.fullmatch(offset_text) else 0,
+            search_problem=problem,
+        )
+
+    def filters(self, status: str | None = None) -> store.ListFilter:
+        chosen = status or self.status
+        return store.ListFilter(
+            status=None if chosen == "all" else chosen,
+            priority=self.priority or None,
+            source=self.source or None,
+            q=search.to_fts(self.q) if self.q and not self.search_problem else None,
+        )
+
+    def params(self) -> dict[str, str]:
+        given = {"status": self.status if self.status != "inbox" else ""}
+        given |= {"priority": self.priority, "source": self.source, "q": self.q}
+        return {name: value for name, value in given.items() if value}
+
+    def unread_filter(self) -> store.ListFilter | None:
+        """What "Mark all read" would change in this view (None: nothing can be unread)."""
+        return self.filters("unread") if self.status in ("inbox", "unread", "all") else None
+
+
 class PageHandlers:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -64,35 +120,39 @@ class PageHandlers:
 
     async def dashboard(self, request: Request) -> Response:
         user = self._user(request)
-        query = request.query
-        # A page forgives odd parameters (an old bookmark) by falling back to the defaults.
-        status = query.get("status", "inbox")
-        status = status if status in dict(STATUS_CHOICES) else "inbox"
-        priority = query.get("priority", "")
-        priority = priority if priority in store.PRIORITIES else ""
-        source = query.get("source", "").strip()[:100]
-        offset_text = query.get("offset", "0")
-        offset = int(offset_text) if _PAGE_OFFSET.fullmatch(offset_text) else 0
-        filters = store.ListFilter(
-            status=None if status == "all" else status,
-            priority=priority or None,
-            source=source or None,
-        )
+        view = DashboardView.from_query(request.query)
         reader = self.services.reader
-        items, total = store.list_page(reader, user.id, filters, PAGE_SIZE, offset)
+        items: list[store.Notification] = []
+        total = 0
+        if not view.search_problem:
+            items, total = store.list_page(reader, user.id, view.filters(), PAGE_SIZE, view.offset)
         unread = store.count(reader, user.id, store.ListFilter(status="unread"))
+        unread_filter = view.unread_filter()
+        view_unread = 0
+        if unread_filter is not None and not view.search_problem:
+            view_unread = store.count(reader, user.id, unread_filter)
+        known = store.sources(reader, user.id, SOURCE_HINTS)
+        active = len(view.params()) - (1 if view.q else 0)
         body = render(
             "dashboard.html",
             unread=unread,
-            status_options=_options(STATUS_CHOICES, status),
-            priority_options=_options(PRIORITY_CHOICES, priority),
-            source=source,
-            status=status,
-            priority=priority,
-            offset=offset,
+            view_unread=view_unread,
+            status_options=_options(STATUS_CHOICES, view.status),
+            priority_options=_options(PRIORITY_CHOICES, view.priority),
+            source_options=Safe("".join(f'<option value="{escape(s)}">' for s, _ in known)),
+            filters_open=Safe(" open" if active else ""),
+            filter_count=Safe(f' <span class="filter-count">{active}</span>' if active else ""),
+            clear_link=Safe('<a class="clear" href="/">Clear filters</a>' if view.params() else ""),
+            source=view.source,
+            q=view.q,
+            status=view.status,
+            priority=view.priority,
+            offset=view.offset,
+            total=total,
             items=Safe("\n".join(views.notification_item(n) for n in items)),
             empty_hidden=Safe(" hidden" if items else ""),
-            pager=self._pager(status, priority, source, offset, total),
+            empty_help=views.empty_help(bool(view.params()), view.search_problem, known),
+            pager=self._pager(view, total),
         )
         title = f"({unread}) Notifications" if unread else "Notifications"
         return Response.html(
@@ -100,22 +160,18 @@ class PageHandlers:
         )
 
     @staticmethod
-    def _pager(status: str, priority: str, source: str, offset: int, total: int) -> Safe:
+    def _pager(view: DashboardView, total: int) -> Safe:
         def link(to_offset: int, text: str, rel: str) -> str:
-            params = {
-                k: v
-                for k, v in (("status", status), ("priority", priority), ("source", source))
-                if v
-            }
+            params = view.params()
             if to_offset:
                 params["offset"] = str(to_offset)
             return f'<a rel="{rel}" href="/?{escape(urlencode(params))}">{escape(text)}</a>'
 
         links = []
-        if offset > 0:
-            links.append(link(max(0, offset - PAGE_SIZE), "← Newer", "prev"))
-        if offset + PAGE_SIZE < total:
-            links.append(link(offset + PAGE_SIZE, "Older →", "next"))
+        if view.offset > 0:
+            links.append(link(max(0, view.offset - PAGE_SIZE), "← Newer", "prev"))
+        if view.offset + PAGE_SIZE < total:
+            links.append(link(view.offset + PAGE_SIZE, "Older →", "next"))
         return Safe(" ".join(links))
 
     async def tokens(self, request: Request) -> Response:
@@ -125,6 +181,7 @@ class PageHandlers:
             "tokens.html",
             rows=Safe("\n".join(views.token_row(row) for row in rows)),
             empty_hidden=Safe(" hidden" if rows else ""),
+            server_url=self.services.settings.public_url,
         )
         return Response.html(
             page("Tokens", Safe(body), user_name=_display_name(user), current="tokens")

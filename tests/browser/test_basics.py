@@ -1,126 +1,21 @@
-"""The web UI in a real browser: headless Chromium from Debian, driven by Playwright.
-
-Never `playwright install` (it downloads a browser from outside): the system chromium is used.
-Without Chromium these tests skip with a message, except under CI, where they fail instead.
+"""The web UI's foundations in a real browser (Debian's Chromium, see tests/browser.py): live
+updates, sync between tabs, escaping, tokens, no-JavaScript first paint, phone width, restart.
+The inbox's keyboard, bulk, search and arrival features are in test_dashboard.py.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.browser.pages import ARTIFACTS, BASE, Watched, click_action, expect, note, post
 from tests.serverproc import Account, ServerProcess
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-expect = playwright_api.expect
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-BASE = "/api/notifications/"
-
-if not Path(CHROMIUM).exists():
-    if os.environ.get("CI"):
-        raise RuntimeError("Chromium is required in CI: apt-get install chromium chromium-driver")
-    pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
-
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
-
-
-@pytest.fixture(scope="module")
-def owner(server: ServerProcess) -> Account:
-    return server.local_account("browser-tests")
-
-
-@pytest.fixture(scope="module")
-def storage_state(
-    browser: Any, server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
-) -> str:
-    """Sign in once with the start-up link; every context reuses the session cookie."""
-    context = browser.new_context()
-    page = context.new_page()
-    page.goto(server.sign_in_link())
-    assert page.url == server.url + "/"
-    path = str(tmp_path_factory.mktemp("browser") / "state.json")
-    context.storage_state(path=path)
-    context.close()
-    return path
-
-
-class Watched:
-    """A page whose console errors, page errors and dialogs are collected for assertions."""
-
-    def __init__(self, page: Any) -> None:
-        self.page = page
-        self.errors: list[str] = []
-        self.dialogs: list[str] = []
-        page.on("console", self._console)
-        page.on("pageerror", lambda error: self.errors.append(str(error)))
-        page.on("dialog", self._dialog)
-
-    def _console(self, message: Any) -> None:
-        if message.type == "error":
-            self.errors.append(message.text)
-
-    def _dialog(self, dialog: Any) -> None:
-        self.dialogs.append(f"{dialog.type}: {dialog.message}")
-        if dialog.type == "confirm":
-            dialog.accept()
-        else:
-            dialog.dismiss()
-
-    def open_live(self, path: str = "/") -> Any:
-        self.page.goto(path)
-        self.page.wait_for_selector('body[data-live="on"]')
-        return self.page
-
-
-@pytest.fixture
-def context(browser: Any, storage_state: str, server: ServerProcess) -> Iterator[Any]:
-    created = browser.new_context(storage_state=storage_state, base_url=server.url)
-    yield created
-    created.close()
-
-
-@pytest.fixture
-def tab(context: Any) -> Iterator[Watched]:
-    watched = Watched(context.new_page())
-    yield watched
-    assert watched.errors == [], watched.errors  # no console errors, no CSP violations
-
-
-def post(server: ServerProcess, account: Account, **body: Any) -> dict[str, Any]:
-    response = httpx.post(server.url + BASE, json=body, headers=account.headers)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
-
-
-def note(page: Any, notification_id: str) -> Any:
-    return page.locator(f"#n-{notification_id}")
 
 
 def test_notification_appears_live_and_expands(
@@ -161,11 +56,11 @@ def test_read_and_delete_sync_between_tabs(
     note(page_a, created["id"]).wait_for()
     note(page_b, created["id"]).wait_for()
 
-    note(page_a, created["id"]).get_by_role("button", name="Mark read").click()
+    click_action(page_a, created["id"], "Mark read")
     page_b.wait_for_selector(f'#n-{created["id"]}[data-status="read"]', timeout=2000)
-    assert note(page_b, created["id"]).get_by_role("button", name="Mark unread").count() == 1
+    assert note(page_b, created["id"]).locator('button[data-action="unread"]').count() == 1
 
-    note(page_a, created["id"]).get_by_role("button", name="Delete").click()
+    click_action(page_a, created["id"], "Delete")
     assert page_a.locator("#toast").is_visible()  # with an undo, for five seconds
     note(page_b, created["id"]).wait_for(state="detached", timeout=10_000)
     assert httpx.get(server.url + BASE + created["id"], headers=owner.headers).status_code == 404
@@ -177,7 +72,7 @@ def test_undo_keeps_the_notification(server: ServerProcess, owner: Account, tab:
     created = post(server, owner, title="Keep me")
     item = note(page, created["id"])
     item.wait_for()
-    item.get_by_role("button", name="Delete").click()
+    click_action(page, created["id"], "Delete")
     assert item.is_hidden()
     page.get_by_role("button", name="Undo").click()
     assert item.is_visible()
@@ -205,7 +100,7 @@ def test_unread_count_in_title(server: ServerProcess, owner: Account, tab: Watch
         server.url + BASE, params={"status": "unread", "limit": 1}, headers=owner.headers
     ).json()["total"]
     expect(page).to_have_title(re.compile(rf"^\({unread}\) Notifications"))
-    page.get_by_role("button", name="Mark all read").click()
+    page.locator("#mark-all-read").click()
     expect(page).to_have_title("Notifications · priority-notify")
 
 
@@ -290,39 +185,6 @@ def test_phone_width_has_no_horizontal_scroll(
         context.close()
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_screenshots(
-    browser: Any, storage_state: str, server: ServerProcess, owner: Account, scheme: str
-) -> None:
-    for title, priority in (
-        ("Backup finished", "low"),
-        ("Deploy of api v2.3 succeeded", "medium"),
-        ("Certificate expires in 5 days", "high"),
-    ):
-        post(server, owner, title=title, priority=priority, source="screenshots")
-    ARTIFACTS.mkdir(exist_ok=True)
-    context = browser.new_context(
-        storage_state=storage_state,
-        base_url=server.url,
-        color_scheme=scheme,
-        viewport={"width": 1100, "height": 800},
-    )
-    try:
-        page = context.new_page()
-        page.goto("/")
-        page.wait_for_selector('body[data-live="on"]')
-        page.screenshot(path=str(ARTIFACTS / f"dashboard-{scheme}.png"), full_page=True)
-        page.goto("/tokens")
-        page.screenshot(path=str(ARTIFACTS / f"tokens-{scheme}.png"), full_page=True)
-        phone = context.new_page()
-        phone.set_viewport_size({"width": 360, "height": 740})
-        phone.goto("/")
-        phone.screenshot(path=str(ARTIFACTS / f"dashboard-phone-{scheme}.png"))
-    finally:
-        context.close()
-    assert (ARTIFACTS / f"dashboard-{scheme}.png").stat().st_size > 0
-
-
 def test_desktop_alerts_toggle_is_remembered(
     browser: Any, storage_state: str, server: ServerProcess
 ) -> None:
@@ -331,6 +193,7 @@ def test_desktop_alerts_toggle_is_remembered(
     try:
         watched = Watched(context.new_page())
         page = watched.open_live()
+        page.get_by_role("group").filter(has_text="Alerts").locator("summary").click()
         page.get_by_label("Desktop alerts for high and critical").check()
         page.reload()
         page.wait_for_selector('body[data-live="on"]')
@@ -361,20 +224,3 @@ def test_live_updates_survive_a_server_restart(browser: Any, tmp_path: Path) -> 
         running.stop()
     # The dropped connection is logged by the browser as a failed request; nothing else.
     assert all("event-stream" in e or "ERR_" in e for e in watched.errors), watched.errors
-
-
-def test_keyboard_alone_can_expand_and_act(
-    server: ServerProcess, owner: Account, tab: Watched
-) -> None:
-    page = tab.open_live()
-    created = post(server, owner, title="Keyboard only", message="Reached without a mouse")
-    item = note(page, created["id"])
-    item.wait_for()
-    item.locator("summary").focus()
-    page.keyboard.press("Enter")
-    assert item.locator(".message").is_visible()
-    page.keyboard.press("Tab")  # the first action button comes next in the tab order
-    focused = page.evaluate("() => document.activeElement.textContent")
-    assert focused == "Mark read"
-    page.keyboard.press("Enter")
-    page.wait_for_selector(f'#n-{created["id"]}[data-status="read"]')
