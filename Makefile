@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run login-link dev test test-fast fuzz lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
+.PHONY: run login-link dev test test-fast screenshots fuzz lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("priority-notify needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -32,8 +32,17 @@ dev: $(DEV_STAMP)  ## auto-reloading server for development
 test-fast: $(DEV_STAMP)  ## unit tests only (tests/unit/, seconds): for the edit loop
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
-test: $(DEV_STAMP)  ## the whole test suite
+# The accessibility audit's axe-core, from npm (the browser tests inject it into the pages).
+AXE := tests/axe/node_modules/axe-core/axe.min.js
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	@if command -v npm >/dev/null; then npm ci --prefix tests/axe --no-audit --no-fund --silent; \
+	else echo "npm not found: the accessibility audit skips (apt-get install npm)"; fi
+
+test: $(DEV_STAMP) $(AXE)  ## the whole test suite
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+screenshots: $(DEV_STAMP)  ## retake the README's screenshots (docs/screenshots/)
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest tests/browser/test_screenshots.py
 
 lint: $(DEV_STAMP)
 	$(BIN)/ruff check .

@@ -1,5 +1,5 @@
 """HTML fragments for notifications and tokens: the one renderer, used for the first paint and
-for live updates (app.js fetches a fresh fragment instead of rebuilding markup in JavaScript).
+for live updates (inbox.js fetches a fresh fragment instead of rebuilding markup in JavaScript).
 """
 
 from __future__ import annotations

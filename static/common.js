@@ -83,5 +83,5 @@ window.PN = (() => {
     setInterval(refreshTimes, 30000);
   });
 
-  return { $, $$, api, fragment, relativeTime, setting, undoable, settle };
+  return { $, $$, api, fragment, relativeTime, setting, undoable, settle, undoLast };
 })();

@@ -40,6 +40,7 @@
   function move(step) {
     const visible = rows();
     if (!visible.length) return;
+    if (!list.contains(document.activeElement)) return setCurrent(current || visible[0], true);
     const index = current ? visible.indexOf(current) : -1;
     setCurrent(visible[Math.min(visible.length - 1, Math.max(0, index + step))] || visible[0], true);
   }
@@ -147,6 +148,7 @@
     x: () => target() && bulk.toggle(target().dataset.id),
     "/": () => $("#search").focus(),
     "?": () => $("#help").showModal(),
+    z: () => PN.undoLast(),
   };
   function onKey(event) {
     if (event.ctrlKey || event.metaKey || event.altKey || $("#help").open) return;

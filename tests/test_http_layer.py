@@ -117,12 +117,12 @@ def test_error_responses_never_carry_tracebacks(client: httpx.Client, account: A
 def test_static_files_have_etags_and_fingerprints(client: httpx.Client) -> None:
     from pnotify import staticfiles
 
-    plain = client.get("/static/app.js")
+    plain = client.get("/static/common.js")
     assert plain.status_code == 200
     assert plain.headers["content-type"] == "text/javascript; charset=utf-8"
     assert plain.headers["cache-control"] == "no-cache"
     etag = plain.headers["etag"]
-    assert client.get("/static/app.js", headers={"if-none-match": etag}).status_code == 304
+    assert client.get("/static/common.js", headers={"if-none-match": etag}).status_code == 304
     pinned = client.get(staticfiles.url("style.css"))
     assert pinned.headers["cache-control"] == "public, max-age=31536000, immutable"
     assert pinned.headers["content-type"] == "text/css; charset=utf-8"

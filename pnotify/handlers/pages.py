@@ -1,4 +1,4 @@
-"""Server-rendered pages, and the HTML fragments app.js asks for to show live changes.
+"""Server-rendered pages, and the HTML fragments inbox.js asks for to show live changes.
 
 Pages are `Access.PAGE` routes: a signed-out visitor is sent to sign in and brought back
 afterwards (auth/access.py), so a handler here always has a signed-in user.

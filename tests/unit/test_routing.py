@@ -74,7 +74,7 @@ def test_url_for_builds_from_route_names() -> None:
     assert ROUTER.url_for("notification", id=ID) == f"/api/notifications/{ID}"
     assert ROUTER.url_for("qr", id=ID) == f"/api/notifications/{ID}/qr"
     assert ROUTER.url_for("notifications") == "/api/notifications/"
-    assert ROUTER.url_for("static", name="app.js") == "/static/app.js"
+    assert ROUTER.url_for("static", name="common.js") == "/static/common.js"
 
 
 @pytest.mark.parametrize("params", [{"id": "x"}, {"id": "a/b"}, {}])
