@@ -9,6 +9,7 @@ shows medians and ratios.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import re
 import shutil
@@ -193,6 +194,8 @@ class Ours(Target):
             source="seed",
             metadata='{"host":"db-1"}',
         )
+        # One row in a thousand has a rare word, for a selective search (100 matches).
+        rare = dataclasses.replace(new, title="seeded zebrafish tank warm")
         created: list[store.Notification] = []
         with conn:
             (cursor,) = conn.execute(
@@ -200,7 +203,7 @@ class Ours(Target):
             ).fetchone()
             context = db.WriteContext(conn, int(cursor))
             for index in range(LIST_ROWS):
-                notification = writes.create(context, user_id, new)
+                notification = writes.create(context, user_id, rare if index % 1000 == 7 else new)
                 if index == LIST_ROWS - 1001:
                     created.append(notification)
             conn.execute(
@@ -341,6 +344,12 @@ def measure(
             ),
         ),
         (
+            "search q=zebra (100 of 100k match)",
+            lambda t: run_wrk(
+                t.url + "/api/notifications/?q=zebra", get_script, t.list_token, 1, 5, 1
+            ),
+        ),
+        (
             "ntfy POST /{topic} text, 32 conns",
             lambda t: run_wrk(t.url + "/bench", ntfy_script, t.post_token, 32, seconds),
         ),
@@ -351,7 +360,11 @@ def measure(
             ),
         ),
     ]
-    only_ours = {"ntfy POST /{topic} text, 32 conns", "Alertmanager webhook, 32 conns"}
+    only_ours = {
+        "search q=zebra (100 of 100k match)",
+        "ntfy POST /{topic} text, 32 conns",
+        "Alertmanager webhook, 32 conns",
+    }
     for target in targets:  # warm-up: bcrypt once per token, caches, first connections
         run_wrk(target.url + "/api/notifications/", post_script, target.post_token, 2, 1)
         run_wrk(target.url + "/api/notifications/", get_script, target.list_token, 1, 1, 1)
