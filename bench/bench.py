@@ -311,6 +311,7 @@ def measure(
     seconds: int,
     scripts: tuple[Path, Path],
     integration_scripts: tuple[Path, Path],
+    only: str = "",
 ) -> dict[str, dict[str, list[WrkResult]]]:
     post_script, get_script = scripts
     ntfy_script, alert_script = integration_scripts
@@ -360,6 +361,7 @@ def measure(
             ),
         ),
     ]
+    loads = [(label, load) for label, load in loads if only in label]
     only_ours = {
         "search q=zebra (100 of 100k match)",
         "ntfy POST /{topic} text, 32 conns",
@@ -424,6 +426,7 @@ def main() -> int:
     parser.add_argument("--seedstack", type=Path, help="path to the seed stack to compare with")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--only", default="", help="run only the loads whose name has this")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
@@ -437,7 +440,12 @@ def main() -> int:
             if args.seedstack:
                 targets.append(SeedStack(args.seedstack.resolve(), workdir))
             results = measure(
-                targets, args.rounds, args.seconds, scripts, write_integration_scripts(workdir)
+                targets,
+                args.rounds,
+                args.seconds,
+                scripts,
+                write_integration_scripts(workdir),
+                args.only,
             )
         finally:
             for target in targets:
