@@ -30,6 +30,7 @@ PN.bulk = (() => {
     const groups = {};
     for (const { id, previous } of changed) (groups[BACK[previous]] ||= []).push(id);
     for (const [action, ids] of Object.entries(groups)) {
+      inbox.expect("undo", ids);
       for (let start = 0; start < ids.length; start += 1000) await send(action, ids.slice(start, start + 1000));
     }
     await Promise.all(changed.map(({ id }) => inbox.refresh(id, "undo")));
@@ -48,8 +49,8 @@ PN.bulk = (() => {
 
   // Act on the given ids (null: everything matching the view) and offer to undo it.
   async function act(action, ids, { quiet = false } = {}) {
-    clear();
     if (action === "delete") return remove(ids);
+    inbox.expect(action, ids);
     const answer = await send(action, ids);
     await Promise.all(answer.changed.map(({ id }) => inbox.refresh(id, action)));
     if (answer.updated && !quiet) undoable(`${plural(answer.updated)} ${PAST[action]}.`, { undo: () => restore(answer.changed) });
@@ -123,7 +124,11 @@ PN.bulk = (() => {
   }
   const hasSelection = () => selected.size > 0;
   // `r`, `e`, `#` and the bulk buttons act on the selection when there is one.
-  const actOnSelection = (action) => act(action, allMatching ? null : [...selected]);
+  function actOnSelection(action) {
+    const ids = allMatching ? null : [...selected];
+    clear();
+    return act(action, ids);
+  }
 
   function init(handle) {
     inbox = handle;

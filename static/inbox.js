@@ -11,6 +11,7 @@
   let current = null; // the row that holds the list's one tab stop
   let lastEventId = null;
   let goPressedAt = 0;
+  const sticky = new Set(); // rows read or unread here: they stay even when out of the view
 
   const rows = () => $$(".note", list).filter((row) => !row.hidden);
   const byId = (id) => document.getElementById(`n-${id}`);
@@ -89,15 +90,24 @@
     showEmpty();
   }
 
-  // Bring a row up to date. `cause` is what happened: a change made here ("read", "unread",
-  // "undo") keeps the row in view even if it no longer matches the filters (reading in the
-  // Unread view does not make it vanish); "archive" and changes from elsewhere do not.
+  // Before a change is sent: its echo from the stream may come before the answer.
+  function expect(cause, ids) {
+    for (const id of ids || []) {
+      if (["read", "unread", "undo"].includes(cause)) sticky.add(id);
+      else sticky.delete(id);
+    }
+  }
+
+  // Bring a row up to date. `cause` is what happened: a row read, unread or restored here
+  // stays in view even if it no longer matches the filters (reading in the Unread view does
+  // not make it vanish, nor does the echo of that change from the stream); one archived here,
+  // or changed elsewhere, goes when it no longer matches.
   async function refresh(id, cause, isNew = false) {
     const existing = byId(id);
     if (!existing && !(isNew && firstPage && !view.q) && cause !== "undo") return;
     const fresh = await fragment(`/fragments/notifications/${encodeURIComponent(id)}`);
     const row = byId(id);
-    const keep = ["read", "unread", "undo"].includes(cause);
+    const keep = sticky.has(id);
     if (!fresh || (!matches(fresh) && !(keep && row))) {
       if (row && !row.hidden) removeRow(row);
     } else if (row) {
@@ -187,15 +197,20 @@
   function connect() {
     const url = "/api/notifications/stream" + (lastEventId ? `?after=${encodeURIComponent(lastEventId)}` : "");
     const source = new EventSource(url);
+    // Events are applied in order; body[data-applied] counts them (tests wait on it).
+    let applying = Promise.resolve();
     const on = (kind, handle) => source.addEventListener(kind, (event) => {
       if (event.lastEventId) lastEventId = event.lastEventId;
-      handle(event.data ? JSON.parse(event.data) : null);
+      const data = event.data ? JSON.parse(event.data) : null;
+      applying = applying.then(() => handle(data)).catch(() => {}).then(() => {
+        document.body.dataset.applied = String(Number(document.body.dataset.applied || 0) + 1);
+      });
       countSoon();
     });
     on("ready", () => setLive(true));
-    on("notification", (data) => { refresh(data.id, "remote", true).catch(() => {}); arrival.arrived(data); });
-    on("updated", (data) => { refresh(data.id, "remote").catch(() => {}); if (data.status === "unread") arrival.arrived(data); });
-    on("status_change", (data) => refresh(data.id, "remote").catch(() => {}));
+    on("notification", (data) => { arrival.arrived(data); return refresh(data.id, "remote", true); });
+    on("updated", (data) => { if (data.status === "unread") arrival.arrived(data); return refresh(data.id, "remote"); });
+    on("status_change", (data) => refresh(data.id, "remote"));
     on("deleted", (data) => { const row = byId(data.id); if (row) removeRow(row); });
     source.addEventListener("reset", () => window.location.reload());
     source.onerror = () => {
@@ -222,7 +237,7 @@
   $("#help-open").hidden = false;
   $("#help-open").addEventListener("click", () => $("#help").showModal());
   for (const select of $$("#filters select")) select.addEventListener("change", () => $("#filters").requestSubmit());
-  bulk.init({ rows, byId, refresh, hide });
+  bulk.init({ rows, byId, refresh, hide, expect });
   arrival.wireSettings();
   arrival.showCount(Number($("#unread-count").dataset.count));
   setLive(false);

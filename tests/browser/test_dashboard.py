@@ -319,3 +319,22 @@ def test_new_token_offers_curl_and_a_test_notification(
     expect(page.locator("#test-result")).to_have_text("Sent: it is in your inbox.")
     newest = httpx.get(server.url + BASE, params={"limit": 1}, headers=owner.headers).json()
     assert newest["items"][0]["title"] == "Test notification"
+
+
+def test_reading_in_the_unread_view_keeps_the_row(
+    server: ServerProcess, owner: Account, tab: Watched
+) -> None:
+    source = fresh_source("unread-view")
+    first = post(server, owner, title="Read me here", source=source)["id"]
+    page = tab.page
+    page.goto(f"/?source={source}&status=unread")
+    page.wait_for_selector('body[data-live="on"]')
+    applied = int(page.locator("body").get_attribute("data-applied") or 0)
+    page.keyboard.press("j")
+    page.keyboard.press("Enter")
+    wait_status(page, first, "read")
+    later = post(server, owner, title="Arrives after", source=source)["id"]
+    # Both events (the read's echo, then the arrival) have been applied, in order.
+    expect(page.locator("body")).to_have_attribute("data-applied", str(applied + 2))
+    note(page, later).wait_for()
+    assert note(page, first).is_visible() and focused_row(page) == first
