@@ -1,8 +1,10 @@
-"""SSE fan-out: POST-to-receipt latency at N subscribers of one user, idle-stream memory, and
-how fast the server exits with streams open. Part of `make bench`.
+"""SSE fan-out, side by side: POST-to-receipt latency at N subscribers of one user, the time to
+open them, the server's CPU per delivered event, and memory per idle stream — for
+priority-notify, the raw ASGI+APSW yardstick and the seed stack, interleaved over rounds.
+Then priority-notify alone holds 10,000 idle streams and is stopped with them open.
 
-The subscribers are raw asyncio sockets in this process (uvloop), so the harness's own CPU is in
-the figures too, as it was in the baseline measurements on these machines.
+The subscribers are raw asyncio sockets in this process (uvloop), so the harness's own CPU
+shares the machine, as it did in the baseline measurements.
 """
 
 from __future__ import annotations
@@ -16,16 +18,16 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 import uvloop
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tests.serverproc import ServerProcess, create_account  # noqa: E402
+from targets import Ours, RawApi, SeedStack, Target, cpu_seconds, rss_kib
 
 MARKER = re.compile(rb"bench-(\d+)-(\d+)")
 POSTS = 20
@@ -57,23 +59,18 @@ class Subscriber:
                 return
             now = time.time_ns()
             buffer += chunk
-            end = buffer.rfind(b"\n\n")
+            # Events end with a blank line: "\n\n", or "\r\n\r\n" from sse-starlette.
+            lf, crlf = buffer.rfind(b"\n\n"), buffer.rfind(b"\r\n\r\n")
+            end = max(lf + 2 if lf >= 0 else -1, crlf + 4 if crlf >= 0 else -1)
             if end < 0:
                 continue
-            complete, buffer = buffer[: end + 2], buffer[end + 2 :]
+            complete, buffer = buffer[:end], buffer[end:]
             for number, sent in MARKER.findall(complete):
                 self.received.setdefault(int(number), now - int(sent))
 
     def close(self) -> None:
         if self.writer is not None:
             self.writer.close()
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError("no VmRSS")
 
 
 async def _open(subscribers: list[Subscriber], concurrency: int = 200) -> None:
@@ -86,21 +83,24 @@ async def _open(subscribers: list[Subscriber], concurrency: int = 200) -> None:
     await asyncio.gather(*(one(s) for s in subscribers))
 
 
-async def fan_out(url: str, token: str, count: int) -> dict[str, float]:
-    host, port = url.removeprefix("http://").split(":")
-    subscribers = [Subscriber(host, int(port), token) for _ in range(count)]
+def _subscribers(target: Target, count: int) -> list[Subscriber]:
+    host, port = target.url.removeprefix("http://").split(":")
+    return [Subscriber(host, int(port), target.post_token) for _ in range(count)]
+
+
+async def fan_out(target: Target, count: int) -> dict[str, float]:
+    subscribers = _subscribers(target, count)
     started = time.perf_counter()
     await _open(subscribers)
     open_seconds = time.perf_counter() - started
-    latencies: list[float] = []
+    cpu_before = cpu_seconds(target.pid)
     async with httpx.AsyncClient(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}
+        base_url=target.url, headers={"Authorization": f"Bearer {target.post_token}"}
     ) as http:
         for number in range(POSTS):
             title = f"bench-{number}-{time.time_ns()}"
-            response = await http.post(
-                "/api/notifications/", json={"title": title, "priority": "high"}
-            )
+            body = {"title": title, "message": "fan-out", "priority": "high"}
+            response = await http.post("/api/notifications/", json=body)
             assert response.status_code == 201, response.text
             deadline = time.monotonic() + 5
             while time.monotonic() < deadline and any(
@@ -108,32 +108,43 @@ async def fan_out(url: str, token: str, count: int) -> dict[str, float]:
             ):
                 await asyncio.sleep(0.005)
             await asyncio.sleep(0.05)
+    cpu_used = cpu_seconds(target.pid) - cpu_before
+    latencies = sorted(ns / 1e6 for s in subscribers for ns in s.received.values())
     for subscriber in subscribers:
-        latencies.extend(ns / 1e6 for ns in subscriber.received.values())
         subscriber.close()
-    latencies.sort()
-    lost = count * POSTS - len(latencies)
     return {
         "open_s": open_seconds,
         "p50": statistics.median(latencies) if latencies else float("nan"),
         "p99": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
-        "max": latencies[-1] if latencies else float("nan"),
-        "lost": lost,
+        "lost": count * POSTS - len(latencies),
+        "cpu_us_per_event": cpu_used * 1e6 / max(1, len(latencies)),
     }
 
 
-async def idle_memory(server: ServerProcess, token: str, count: int) -> dict[str, float]:
-    assert server.process is not None
-    pid = server.process.pid
-    host, port = server.url.removeprefix("http://").split(":")
-    before = _rss_kib(pid)
-    subscribers = [Subscriber(host, int(port), token) for _ in range(count)]
+async def idle_memory(target: Target, count: int) -> float:
+    """KiB of server memory per idle stream, opened on a fresh server."""
+    before = rss_kib(target.pid)
+    subscribers = _subscribers(target, count)
     await _open(subscribers)
     await asyncio.sleep(1)
-    during = _rss_kib(pid)
+    during = rss_kib(target.pid)
+    for subscriber in subscribers:
+        subscriber.close()
+    return (during - before) / count
+
+
+async def held_then_stopped(target: Ours, count: int) -> dict[str, float]:
+    """Hold `count` idle streams, then SIGTERM the server with them open."""
+    process = target.server.process
+    assert process is not None
+    before = rss_kib(target.pid)
+    subscribers = _subscribers(target, count)
+    await _open(subscribers)
+    await asyncio.sleep(1)
+    during = rss_kib(target.pid)
     started = time.perf_counter()
-    server.process.send_signal(signal.SIGTERM)
-    code = await asyncio.to_thread(server.process.wait, 30)
+    process.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(process.wait, 30)
     exit_seconds = time.perf_counter() - started
     for subscriber in subscribers:
         subscriber.close()
@@ -146,43 +157,90 @@ async def idle_memory(server: ServerProcess, token: str, count: int) -> dict[str
     }
 
 
+def _spread(values: list[float], digits: int = 1) -> str:
+    middle = statistics.median(values)
+    return f"{middle:,.{digits}f} ({min(values):,.{digits}f} to {max(values):,.{digits}f})"
+
+
+KINDS: list[Callable[[Path], Target]] = [Ours, RawApi, SeedStack]
+
+
+def _started(kind: Callable[[Path], Target], workdir: Path) -> Target:
+    workdir.mkdir(parents=True)
+    return kind(workdir)
+
+
+def fan_out_table(workdir: Path, counts: list[int], rounds: int) -> None:
+    targets: list[Target] = []
+    try:
+        for number, kind in enumerate(KINDS):
+            targets.append(_started(kind, workdir / f"fan-out-{number}"))
+        results: dict[tuple[str, int], list[dict[str, float]]] = {}
+        for round_number in range(rounds):
+            order = targets if round_number % 2 == 0 else targets[::-1]
+            for count in counts:
+                for target in order:
+                    result = uvloop.run(fan_out(target, count))
+                    results.setdefault((target.name, count), []).append(result)
+                    print(
+                        f"  round {round_number + 1} {target.name:15} {count:5} subs: "
+                        f"open {result['open_s']:.2f} s p50 {result['p50']:.1f} "
+                        f"p99 {result['p99']:.1f} ms lost {int(result['lost'])} "
+                        f"{result['cpu_us_per_event']:.0f} µs CPU/event",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+    finally:
+        for target in targets:
+            target.stop()
+    print("| subscribers | server | open all (s) | p50 ms | p99 ms | lost | CPU µs/event |")
+    print("|---|---|---|---|---|---|---|")
+    for count in counts:
+        for target in targets:
+            runs = results[(target.name, count)]
+            print(
+                f"| {count:,} | {target.name} | {_spread([r['open_s'] for r in runs], 2)} | "
+                f"{_spread([r['p50'] for r in runs])} | {_spread([r['p99'] for r in runs])} | "
+                f"{int(sum(r['lost'] for r in runs))} | "
+                f"{_spread([r['cpu_us_per_event'] for r in runs], 0)} |",
+                flush=True,
+            )
+
+
+def memory_table(workdir: Path, idle: int, held: int) -> None:
+    print(f"\n| server | KiB per idle stream ({idle:,} on a fresh server) |\n|---|---|")
+    for number, kind in enumerate(KINDS):
+        target = _started(kind, workdir / f"idle-{number}")
+        try:
+            print(f"| {target.name} | {uvloop.run(idle_memory(target, idle)):.1f} |", flush=True)
+        finally:
+            target.stop()
+    ours = Ours(workdir / "held")  # a directory of its own: ServerProcess makes it
+    try:
+        memory = uvloop.run(held_then_stopped(ours, held))
+    finally:
+        ours.stop()
+    print(
+        f"\npriority-notify holding {held:,} idle streams: RSS {memory['rss_before_mib']:.1f} → "
+        f"{memory['rss_with_mib']:.1f} MiB ({memory['kib_per_stream']:.1f} KiB per stream); "
+        f"SIGTERM with them open: exit {int(memory['exit_code'])} after {memory['exit_s']:.2f} s"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--subscribers", type=int, nargs="+", default=[1, 100, 1000])
-    parser.add_argument("--idle", type=int, default=10_000)
+    parser.add_argument("--subscribers", type=int, nargs="+", default=[100, 1000])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--idle", type=int, default=2_000)
+    parser.add_argument("--held", type=int, default=10_000)
     args = parser.parse_args()
     import resource
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
-
     with tempfile.TemporaryDirectory(prefix="pnotify-sse-bench-") as temp:
-        # One token holds every stream and sends every POST here: its per-token caps are off.
-        limits_off = {"SSE_STREAMS_PER_TOKEN": "0", "TOKEN_RATE_LIMIT": "0"}
-        server = ServerProcess.start(Path(temp) / "data", {"LOG_LEVEL": "INFO", **limits_off})
-        try:
-            conn = server.connect()
-            try:
-                token = create_account(conn, "sse-bench").token
-            finally:
-                conn.close()
-            print("| subscribers | open all (s) | p50 ms | p99 ms | max ms | lost |")
-            print("|---|---|---|---|---|---|")
-            for count in args.subscribers:
-                result = uvloop.run(fan_out(server.url, token, count))
-                print(
-                    f"| {count:,} | {result['open_s']:.2f} | {result['p50']:.1f} | "
-                    f"{result['p99']:.1f} | {result['max']:.1f} | {int(result['lost'])} |",
-                    flush=True,
-                )
-            memory = uvloop.run(idle_memory(server, token, args.idle))
-        finally:
-            server.stop()
-    print(
-        f"\n{args.idle:,} idle streams: RSS {memory['rss_before_mib']:.1f} → "
-        f"{memory['rss_with_mib']:.1f} MiB ({memory['kib_per_stream']:.1f} KiB per stream); "
-        f"SIGTERM with them open: exit {int(memory['exit_code'])} after {memory['exit_s']:.2f} s"
-    )
+        fan_out_table(Path(temp), args.subscribers, args.rounds)
+        memory_table(Path(temp), args.idle, args.held)
     return 0
 
 

@@ -125,6 +125,7 @@ class Ours(Target):
                 "TOKEN_BCRYPT_ROUNDS": "12",
                 "ACCESS_LOG": "false",
                 "TOKEN_RATE_LIMIT": "0",
+                "SSE_STREAMS_PER_TOKEN": "0",  # one token holds every stream of sse_bench
             },
         )
         self.url = self.server.url
