@@ -27,7 +27,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from targets import Ours, RawApi, SeedStack, Target, cpu_seconds, rss_kib
+from targets import Ours, OursNormal, RawApi, SeedStack, Target, cpu_seconds, rss_kib
 
 MARKER = re.compile(rb"bench-(\d+)-(\d+)")
 POSTS = 20
@@ -162,7 +162,7 @@ def _spread(values: list[float], digits: int = 1) -> str:
     return f"{middle:,.{digits}f} ({min(values):,.{digits}f} to {max(values):,.{digits}f})"
 
 
-KINDS: list[Callable[[Path], Target]] = [Ours, RawApi, SeedStack]
+KINDS: list[Callable[[Path], Target]] = [Ours, OursNormal, RawApi, SeedStack]
 
 
 def _started(kind: Callable[[Path], Target], workdir: Path) -> Target:
@@ -170,10 +170,10 @@ def _started(kind: Callable[[Path], Target], workdir: Path) -> Target:
     return kind(workdir)
 
 
-def fan_out_table(workdir: Path, counts: list[int], rounds: int) -> None:
+def fan_out_table(workdir: Path, counts: list[int], rounds: int, alone: bool) -> None:
     targets: list[Target] = []
     try:
-        for number, kind in enumerate(KINDS):
+        for number, kind in enumerate(KINDS[:2] if alone else KINDS):
             targets.append(_started(kind, workdir / f"fan-out-{number}"))
         results: dict[tuple[str, int], list[dict[str, float]]] = {}
         for round_number in range(rounds):
@@ -209,7 +209,7 @@ def fan_out_table(workdir: Path, counts: list[int], rounds: int) -> None:
 
 def memory_table(workdir: Path, idle: int, held: int) -> None:
     print(f"\n| server | KiB per idle stream ({idle:,} on a fresh server) |\n|---|---|")
-    for number, kind in enumerate(KINDS):
+    for number, kind in enumerate(k for k in KINDS if k is not OursNormal):
         target = _started(kind, workdir / f"idle-{number}")
         try:
             print(f"| {target.name} | {uvloop.run(idle_memory(target, idle)):.1f} |", flush=True)
@@ -233,14 +233,16 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--idle", type=int, default=2_000)
     parser.add_argument("--held", type=int, default=10_000)
+    parser.add_argument("--alone", action="store_true", help="fan-out of priority-notify only")
     args = parser.parse_args()
     import resource
 
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     with tempfile.TemporaryDirectory(prefix="pnotify-sse-bench-") as temp:
-        fan_out_table(Path(temp), args.subscribers, args.rounds)
-        memory_table(Path(temp), args.idle, args.held)
+        fan_out_table(Path(temp), args.subscribers, args.rounds, args.alone)
+        if not args.alone:
+            memory_table(Path(temp), args.idle, args.held)
     return 0
 
 

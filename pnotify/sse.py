@@ -89,9 +89,17 @@ class EventStreamResponse(Response):
             await self._guarded(
                 send, {"type": "http.response.start", "status": 200, "headers": self.raw_headers()}
             )
+            # One message dict for every chunk (uvicorn reads it at once and keeps nothing), and
+            # the send inline rather than through _guarded: this loop runs once per event per
+            # stream, a thousand times for one notification to a thousand devices.
+            body: Message = {"type": "http.response.body", "body": b"", "more_body": True}
             async for chunk in self.content:
-                body = {"type": "http.response.body", "body": chunk, "more_body": True}
-                await self._guarded(send, body)
+                body["body"] = chunk
+                self._sending = True
+                try:
+                    await send(body)
+                finally:
+                    self._sending = False
         except asyncio.CancelledError:
             assert self._task is not None
             if not self._cancelled_here or self._task.uncancel() > 0:

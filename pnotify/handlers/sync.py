@@ -81,6 +81,10 @@ class DeviceFeed:
             last = chunk.cursor
             yield chunk.body
         while (changes := await self.subscription.drain()) is not None:
+            if len(changes) == 1 and changes[0].cursor > last:  # the usual case: one change
+                last = changes[0].cursor
+                yield change_event(changes[0])
+                continue
             fresh = [change for change in changes if change.cursor > last]
             if fresh:
                 last = fresh[-1].cursor
@@ -107,7 +111,8 @@ class DeviceFeed:
             after = current
         yield _Chunk(after, b"".join(head))
         last = after
-        while True:
+        # Nothing to replay for a device that is up to date (every fresh one): no queries.
+        while last < current:
             page = store.changes_after(reader, self.user_id, last, REPLAY_PAGE)
             if page:
                 last = page[-1].cursor
