@@ -6,7 +6,7 @@ RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PIP := $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt
 
-.PHONY: run login-link dev test test-fast screenshots fuzz lint format typecheck migrate db-upgrade db-revision bench bench-seedstack clean
+.PHONY: run login-link dev test test-fast screenshots fuzz lint format typecheck migrate db-upgrade db-revision bench clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("priority-notify needs Python >= 3.11" if sys.version_info < (3, 11) else 0)'
@@ -65,10 +65,11 @@ db-revision: $(RUN_STAMP)  ## make db-revision NAME=add_something
 	@test -n "$(NAME)" || (echo "usage: make db-revision NAME=what_it_does" >&2; exit 2)
 	$(BIN)/python -m pnotify new-migration "$(NAME)"
 
-bench: $(DEV_STAMP)  ## throughput, latency, SSE fan-out; SEEDSTACK=1 compares with the seed stack
+bench: $(DEV_STAMP)  ## side by side with the seed stack and yardsticks: HTTP, SSE fan-out, 1M rows
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk" >&2; exit 2; }
-	$(BIN)/python bench/bench.py $(if $(SEEDSTACK),--seedstack ../shared/peers/seedstack,)
+	$(BIN)/python bench/bench.py
 	$(BIN)/python bench/sse_bench.py
+	$(BIN)/python bench/scale.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -140,9 +140,10 @@ def main() -> int:
                     run_wrk(server.url + "/api/notifications/" + query, get, token, 1, 5, 1)
                     for _ in range(args.rounds)
                 ]
+                middle = len(runs) // 2
+                rate = sorted(r.requests_per_second for r in runs)[middle]
                 print(
-                    f"| {label} | {sorted(r.requests_per_second for r in runs)[len(runs) // 2]:,.0f}"
-                    f" | {sorted(r.p50_ms for r in runs)[len(runs) // 2]:.2f} | "
+                    f"| {label} | {rate:,.0f} | {sorted(r.p50_ms for r in runs)[middle]:.2f} | "
                     + ", ".join(f"{r.p99_ms:.2f}" for r in runs)
                     + " |",
                     flush=True,

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 SECOND_US = 1_000_000
+HOUR_US = 3_600 * SECOND_US
 DAY_US = 86_400 * SECOND_US
 
 

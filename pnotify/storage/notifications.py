@@ -12,7 +12,7 @@ import apsw
 
 from pnotify import jsontext
 from pnotify.changes import Change, ChangeKind
-from pnotify.clock import to_iso, to_iso_or_none
+from pnotify.clock import HOUR_US, to_iso, to_iso_or_none
 
 PRIORITIES = ("low", "medium", "high", "critical")
 STATUSES = ("unread", "read", "archived")
@@ -168,6 +168,12 @@ def list_page(
 
 
 def count(conn: apsw.Connection, user_id: str, filters: ListFilter) -> int:
+    if filters.since is not None and (filters.priority, filters.source, filters.q) == (
+        None,
+        None,
+        None,
+    ):
+        return _count_since(conn, user_id, filters, filters.since)
     if filters.since is not None or filters.q is not None:
         # A time range or a search has no counter: count the matches themselves.
         select, fragments = "SELECT count(*) FROM notifications", _FILTER_SQL
@@ -175,6 +181,30 @@ def count(conn: apsw.Connection, user_id: str, filters: ListFilter) -> int:
         select, fragments = "SELECT coalesce(sum(n), 0) FROM notification_counts", _COUNT_FILTER_SQL
     where, params = _where(filters, fragments)
     row = conn.execute(select + where, [user_id, *params]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _count_since(conn: apsw.Connection, user_id: str, filters: ListFilter, since: int) -> int:
+    """Matches after `since` (and of a status): the rest of since's hour row by row, then the
+    per-hour counters (notification_hours) for every later hour."""
+    next_hour = since // HOUR_US + 1
+    where, params = _where(ListFilter(status=filters.status, since=since), _FILTER_SQL)
+    partial = _number(
+        conn,
+        "SELECT count(*) FROM notifications" + where + " AND created_at < ?",  # noqa: S608
+        [user_id, *params, next_hour * HOUR_US],
+    )
+    where, params = _where(ListFilter(status=filters.status), _COUNT_FILTER_SQL)
+    later = _number(
+        conn,
+        "SELECT coalesce(sum(n), 0) FROM notification_hours" + where + " AND hour >= ?",  # noqa: S608
+        [user_id, *params, next_hour],
+    )
+    return partial + later
+
+
+def _number(conn: apsw.Connection, sql: str, params: list[Any]) -> int:
+    row = conn.execute(sql, params).fetchone()
     return int(row[0]) if row else 0
 
 
