@@ -28,6 +28,7 @@ import uvloop
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from targets import Ours, OursNormal, RawApi, SeedStack, Target, cpu_seconds, rss_kib
+from wrk import run_wrk, write_scripts
 
 MARKER = re.compile(rb"bench-(\d+)-(\d+)")
 POSTS = 20
@@ -119,6 +120,69 @@ async def fan_out(target: Target, count: int) -> dict[str, float]:
         "lost": count * POSTS - len(latencies),
         "cpu_us_per_event": cpu_used * 1e6 / max(1, len(latencies)),
     }
+
+
+async def mixed(target: Ours, count: int, seconds: int, workdir: Path) -> dict[str, float]:
+    """POST at 32 connections (one user) and a client listing (another), while `count` streams
+    of the listing user take the probe notifications whose delivery is timed."""
+    post, get = write_scripts(workdir)
+    host, port = target.url.removeprefix("http://").split(":")
+    subscribers = [Subscriber(host, int(port), target.list_token) for _ in range(count)]
+    await _open(subscribers)
+    posting = asyncio.create_task(
+        asyncio.to_thread(
+            run_wrk, target.url + "/api/notifications/", post, target.post_token, 32, seconds
+        )
+    )
+    listing = asyncio.create_task(
+        asyncio.to_thread(
+            run_wrk, target.url + "/api/notifications/", get, target.list_token, 1, seconds, 1
+        )
+    )
+    probes = 0
+    async with httpx.AsyncClient(
+        base_url=target.url, headers={"Authorization": f"Bearer {target.list_token}"}
+    ) as http:
+        await asyncio.sleep(1)  # the loads are running
+        while not posting.done() and probes < POSTS:
+            body = {"title": f"bench-{probes}-{time.time_ns()}", "message": "probe"}
+            response = await http.post("/api/notifications/", json=body)
+            assert response.status_code == 201, response.text
+            probes += 1
+            await asyncio.sleep(0.25)
+    posted, listed = await posting, await listing
+    latencies = sorted(ns / 1e6 for s in subscribers for ns in s.received.values())
+    for subscriber in subscribers:
+        subscriber.close()
+    return {
+        "post_rps": posted.requests_per_second,
+        "post_p99": posted.p99_ms,
+        "list_p99": listed.p99_ms,
+        "delivery_p50": statistics.median(latencies) if latencies else float("nan"),
+        "delivery_p99": latencies[int(len(latencies) * 0.99) - 1] if latencies else float("nan"),
+        "lost": count * probes - len(latencies),
+    }
+
+
+def mixed_table(workdir: Path, count: int, rounds: int) -> None:
+    target = Ours(workdir / "mixed")
+    try:
+        runs = [uvloop.run(mixed(target, count, 10, workdir)) for _ in range(rounds)]
+    finally:
+        target.stop()
+    cells = [
+        _spread([r["post_rps"] for r in runs], 0),
+        *(_spread([r[key] for r in runs]) for key in ("post_p99", "list_p99")),
+        *(_spread([r[key] for r in runs]) for key in ("delivery_p50", "delivery_p99")),
+        str(int(sum(r["lost"] for r in runs))),
+    ]
+    print(
+        f"\nMixed, priority-notify: POST at 32 connections and a client listing, while {count:,} "
+        "streams of the listing user are open (probe notifications timed):\n\n"
+        "| POST req/s | POST p99 ms | list p99 ms | delivery p50 ms | delivery p99 ms | lost |\n"
+        "|---|---|---|---|---|---|\n| " + " | ".join(cells) + " |",
+        flush=True,
+    )
 
 
 async def idle_memory(target: Target, count: int) -> float:
@@ -241,6 +305,7 @@ def main() -> int:
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 65536), hard))
     with tempfile.TemporaryDirectory(prefix="pnotify-sse-bench-") as temp:
         fan_out_table(Path(temp), args.subscribers, args.rounds, args.alone)
+        mixed_table(Path(temp), max(args.subscribers), args.rounds)
         if not args.alone:
             memory_table(Path(temp), args.idle, args.held)
     return 0
