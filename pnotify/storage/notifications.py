@@ -74,7 +74,9 @@ def stored_metadata(text: str | None) -> dict[str, Any] | None:
         return None
     try:
         value = jsontext.loads(text)
-    except (ValueError, RecursionError):
+    except RecursionError:  # deeper than the parser's stack: far over the limit, however deep
+        return {"unreadable": f"this stored metadata is nested over {METADATA_MAX_DEPTH} deep"}
+    except ValueError:
         return {"unreadable": "this stored metadata is not standard JSON"}
     if not isinstance(value, dict):
         return {"unreadable": "this stored metadata is not a JSON object"}
