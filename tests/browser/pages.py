@@ -8,8 +8,10 @@ Fixtures are in conftest.py; these are the helpers.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ FLAGS = [
     "--no-first-run",
 ]
 BASE = "/api/notifications/"
+PHONE = {"width": 360, "height": 740}
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
@@ -86,5 +89,13 @@ def click_action(page: Any, notification_id: str, name: str) -> None:
     row.get_by_role("button", name=name, exact=True).click()
 
 
-def new_context(browser: Any, storage_state: str, server: ServerProcess, **options: Any) -> Any:
-    return browser.new_context(storage_state=storage_state, base_url=server.url, **options)
+@contextlib.contextmanager
+def signed_in(
+    browser: Any, storage_state: str, server: ServerProcess, **options: Any
+) -> Iterator[Any]:
+    """A browser context with the signed-in session (and `options`), closed afterwards."""
+    context = browser.new_context(storage_state=storage_state, base_url=server.url, **options)
+    try:
+        yield context
+    finally:
+        context.close()

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.pages import Watched, post
+from tests.browser.pages import Watched, post, signed_in
 from tests.serverproc import Account, ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -51,10 +51,7 @@ def test_no_serious_or_critical_violations(
             metadata={"host": "web-01"},
         )
     # The page's CSP admits only its own scripts: the audit's injected script needs a pass.
-    context = browser.new_context(
-        storage_state=storage_state, base_url=server.url, color_scheme=scheme, bypass_csp=True
-    )
-    try:
+    with signed_in(browser, storage_state, server, color_scheme=scheme, bypass_csp=True) as context:
         watched = Watched(context.new_page())
         page = watched.page
         if path == "/":
@@ -70,5 +67,3 @@ def test_no_serious_or_critical_violations(
         grave = [v for v in results["violations"] if v["impact"] in ("serious", "critical")]
         assert grave == [], _describe(grave)
         assert watched.errors == []
-    finally:
-        context.close()

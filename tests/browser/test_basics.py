@@ -12,7 +12,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.pages import ARTIFACTS, BASE, Watched, click_action, expect, note, post
+from tests.browser.pages import (
+    ARTIFACTS,
+    BASE,
+    PHONE,
+    Watched,
+    click_action,
+    expect,
+    note,
+    post,
+    signed_in,
+)
 from tests.serverproc import Account, ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -154,26 +164,18 @@ def test_first_paint_works_without_javascript(
     browser: Any, storage_state: str, server: ServerProcess, owner: Account
 ) -> None:
     created = post(server, owner, title="Server rendered")
-    context = browser.new_context(
-        storage_state=storage_state, base_url=server.url, java_script_enabled=False
-    )
-    try:
+    with signed_in(browser, storage_state, server, java_script_enabled=False) as context:
         page = context.new_page()
         page.goto("/")
         assert note(page, created["id"]).locator(".title").inner_text() == "Server rendered"
         assert note(page, created["id"]).locator(".actions").is_hidden()
-    finally:
-        context.close()
 
 
 @pytest.mark.parametrize("path", ["/", "/tokens"])
 def test_phone_width_has_no_horizontal_scroll(
     browser: Any, storage_state: str, server: ServerProcess, path: str
 ) -> None:
-    context = browser.new_context(
-        storage_state=storage_state, base_url=server.url, viewport={"width": 360, "height": 740}
-    )
-    try:
+    with signed_in(browser, storage_state, server, viewport=PHONE) as context:
         watched = Watched(context.new_page())
         watched.page.goto(path)
         overflow = watched.page.evaluate(
@@ -181,16 +183,13 @@ def test_phone_width_has_no_horizontal_scroll(
         )
         assert overflow <= 0
         assert watched.errors == []
-    finally:
-        context.close()
 
 
 def test_desktop_alerts_toggle_is_remembered(
     browser: Any, storage_state: str, server: ServerProcess
 ) -> None:
-    context = browser.new_context(storage_state=storage_state, base_url=server.url)
-    context.grant_permissions(["notifications"], origin=server.url)
-    try:
+    with signed_in(browser, storage_state, server) as context:
+        context.grant_permissions(["notifications"], origin=server.url)
         watched = Watched(context.new_page())
         page = watched.open_live()
         page.get_by_role("group").filter(has_text="Alerts").locator("summary").click()
@@ -199,8 +198,6 @@ def test_desktop_alerts_toggle_is_remembered(
         page.wait_for_selector('body[data-live="on"]')
         assert page.get_by_label("Desktop alerts for high and critical").is_checked()
         assert watched.errors == []
-    finally:
-        context.close()
 
 
 def test_live_updates_survive_a_server_restart(browser: Any, tmp_path: Path) -> None:

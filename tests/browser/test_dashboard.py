@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.pages import BASE, Watched, expect, note, post
+from tests.browser.pages import BASE, PHONE, Watched, expect, note, post, signed_in
 from tests.serverproc import Account, ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -218,10 +218,7 @@ def test_a_phone_shows_five_rows_on_the_first_screen(
         post(
             server, owner, title=f"Phone row {n} with a longer title", message="text", source=source
         )
-    context = browser.new_context(
-        storage_state=storage_state, base_url=server.url, viewport={"width": 360, "height": 740}
-    )
-    try:
+    with signed_in(browser, storage_state, server, viewport=PHONE) as context:
         watched = Watched(context.new_page())
         page = watched.open_live(f"/?source={source}")
         boxes = [row.bounding_box() for row in page.locator(".note").all()]
@@ -230,8 +227,6 @@ def test_a_phone_shows_five_rows_on_the_first_screen(
         header = page.locator("header.top").bounding_box()
         assert header is not None and header["height"] < 56  # one line
         assert watched.errors == []
-    finally:
-        context.close()
 
 
 def test_arrival_favicon_highlight_and_sound(
@@ -258,10 +253,7 @@ def test_arrival_favicon_highlight_and_sound(
 def test_theme_switch_is_remembered(
     browser: Any, storage_state: str, server: ServerProcess
 ) -> None:
-    context = browser.new_context(
-        storage_state=storage_state, base_url=server.url, color_scheme="light"
-    )
-    try:
+    with signed_in(browser, storage_state, server, color_scheme="light") as context:
         watched = Watched(context.new_page())
         page = watched.page
         page.goto("/")
@@ -276,8 +268,6 @@ def test_theme_switch_is_remembered(
         page.get_by_label("Theme").select_option("system")
         assert page.evaluate(background) == light
         assert watched.errors == []
-    finally:
-        context.close()
 
 
 def test_markdown_messages_render_a_safe_subset(

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.pages import ARTIFACTS, post
+from tests.browser.pages import ARTIFACTS, PHONE, post, signed_in
 from tests.serverproc import Account, ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -50,15 +50,10 @@ def test_screenshots(
     ARTIFACTS.mkdir(exist_ok=True)
     names = []
     for scheme in ("light", "dark"):
-        context = browser.new_context(
-            storage_state=storage_state, base_url=server.url, color_scheme=scheme
-        )
-        try:
+        with signed_in(browser, storage_state, server, color_scheme=scheme) as context:
             _shoot(context, "/", f"dashboard-{scheme}.png", {"width": 1100, "height": 560})
-            _shoot(context, "/", f"dashboard-phone-{scheme}.png", {"width": 360, "height": 740})
+            _shoot(context, "/", f"dashboard-phone-{scheme}.png", PHONE)
             _shoot(context, "/tokens", f"tokens-{scheme}.png", {"width": 1100, "height": 700})
-        finally:
-            context.close()
         names += [f"dashboard-{scheme}.png", f"dashboard-phone-{scheme}.png"]
     assert all((ARTIFACTS / name).stat().st_size > 10_000 for name in names)
     if os.environ.get("UPDATE_SCREENSHOTS"):
