@@ -67,6 +67,7 @@ class DashboardView:
     q: str = ""
     offset: int = 0
     search_problem: str = ""
+    fts: str | None = None  # the search as an FTS5 expression (search.to_fts), made once
 
     @classmethod
     def from_query(cls, query: Mapping[str, str]) -> DashboardView:
@@ -74,10 +75,10 @@ class DashboardView:
         priority = query.get("priority", "")
         offset_text = query.get("offset", "0")
         q = " ".join(query.get("q", "").split())[: search.MAX_LENGTH]
-        problem = ""
+        problem, fts = "", None
         if q:
             try:
-                search.to_fts(q)
+                fts = search.to_fts(q)
             except search.SearchError as error:
                 problem = f"This search {error}."
         return cls(
@@ -87,6 +88,7 @@ class DashboardView:
             q=q,
             offset=int(offset_text) if _PAGE_OFFSET.fullmatch(offset_text) else 0,
             search_problem=problem,
+            fts=fts,
         )
 
     def filters(self, status: str | None = None) -> store.ListFilter:
@@ -95,7 +97,7 @@ class DashboardView:
             status=None if chosen == "all" else chosen,
             priority=self.priority or None,
             source=self.source or None,
-            q=search.to_fts(self.q) if self.q and not self.search_problem else None,
+            q=self.fts,
         )
 
     def params(self) -> dict[str, str]:
