@@ -26,16 +26,19 @@ PN.bulk = (() => {
     return (await api("POST", url, ids ? { action, ids } : { action })).json();
   }
 
-  async function restore(changed) {
+  // `shown`: the ids that were rows on this page when the action ran; only they come back
+  // into view (an undo of "all 10,000 matching" fetches no 10,000 fragments).
+  async function restore(changed, shown) {
     const groups = {};
     for (const { id, previous } of changed) (groups[BACK[previous]] ||= []).push(id);
     for (const [action, ids] of Object.entries(groups)) {
       inbox.expect("undo", ids);
       for (let start = 0; start < ids.length; start += 1000) await send(action, ids.slice(start, start + 1000));
     }
-    await Promise.all(changed.map(({ id }) => inbox.refresh(id, "undo")));
+    await Promise.all(shown.map((id) => inbox.refresh(id, "undo")));
     countSoon();
   }
+  const onPage = (changed) => changed.map(({ id }) => id).filter((id) => inbox.byId(id));
 
   function remove(ids) {
     const rows = ids ? ids.map(inbox.byId).filter(Boolean) : inbox.rows();
@@ -52,8 +55,9 @@ PN.bulk = (() => {
     if (action === "delete") return remove(ids);
     inbox.expect(action, ids);
     const answer = await send(action, ids);
-    await Promise.all(answer.changed.map(({ id }) => inbox.refresh(id, action)));
-    if (answer.updated && !quiet) undoable(`${plural(answer.updated)} ${PAST[action]}.`, { undo: () => restore(answer.changed) });
+    const shown = onPage(answer.changed);
+    await Promise.all(shown.map((id) => inbox.refresh(id, action)));
+    if (answer.updated && !quiet) undoable(`${plural(answer.updated)} ${PAST[action]}.`, { undo: () => restore(answer.changed, shown) });
     countSoon();
   }
 
@@ -62,8 +66,9 @@ PN.bulk = (() => {
     button.disabled = true;
     try {
       const answer = await (await api("POST", `/api/notifications/read-all?${filterQuery()}`)).json();
-      await Promise.all(answer.changed.map(({ id }) => inbox.refresh(id, "read")));
-      undoable(`${plural(answer.updated)} marked read.`, { undo: () => restore(answer.changed) });
+      const shown = onPage(answer.changed);
+      await Promise.all(shown.map((id) => inbox.refresh(id, "read")));
+      undoable(`${plural(answer.updated)} marked read.`, { undo: () => restore(answer.changed, shown) });
     } finally {
       countSoon();
     }
