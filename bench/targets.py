@@ -29,10 +29,8 @@ from pnotify.storage import notifications as store  # noqa: E402
 from tests.serverproc import ServerProcess, create_account  # noqa: E402
 
 LIST_ROWS = 100_000
-UVICORN = [
-    sys.executable,
-    "-m",
-    "uvicorn",
+# How every uvicorn here runs: loopback, uvloop and httptools, no request lines.
+UVICORN_OPTIONS = [
     "--host",
     "127.0.0.1",
     "--loop",
@@ -43,6 +41,7 @@ UVICORN = [
     "--log-level",
     "warning",
 ]
+UVICORN = [sys.executable, "-m", "uvicorn", *UVICORN_OPTIONS]
 
 
 def cpu_seconds(pid: int) -> float:
@@ -219,17 +218,9 @@ class SeedStack(Target):
             [
                 str(venv / "bin" / "uvicorn"),
                 "app:app",
-                "--host",
-                "127.0.0.1",
                 "--port",
                 str(port),
-                "--loop",
-                "uvloop",
-                "--http",
-                "httptools",
-                "--no-access-log",
-                "--log-level",
-                "warning",
+                *UVICORN_OPTIONS,
             ],
             cwd=source,
             env=env,

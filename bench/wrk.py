@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,39 +87,27 @@ setup = function(thread) thread:set("id", math.random(1, 1000000)) end
 """
 
 
+# Every script sends the token the harness puts in the environment.
+_AUTH = 'wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")\n'
+
+
+def _post_lua(body: str, headers: dict[str, str]) -> str:
+    lines = [f"wrk.method = \"POST\"\nwrk.body = '{body}'\n"]
+    lines += [f'wrk.headers["{name}"] = "{value}"\n' for name, value in headers.items()]
+    return "".join(lines) + _AUTH
+
+
 def write_integration_scripts(directory: Path) -> tuple[Path, Path]:
     ntfy = directory / "ntfy.lua"
-    ntfy.write_text(
-        textwrap.dedent(
-            f"""
-            wrk.method = "POST"
-            wrk.body = '{NTFY_BODY}'
-            wrk.headers["Title"] = "Disk full on web-01"
-            wrk.headers["Priority"] = "high"
-            wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-            """
-        )
-    )
+    ntfy.write_text(_post_lua(NTFY_BODY, {"Title": "Disk full on web-01", "Priority": "high"}))
     alert = directory / "alert.lua"
-    alert.write_text(
-        'wrk.headers["Content-Type"] = "application/json"\n'
-        'wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")\n' + ALERT_LUA
-    )
+    alert.write_text('wrk.headers["Content-Type"] = "application/json"\n' + _AUTH + ALERT_LUA)
     return ntfy, alert
 
 
 def write_scripts(directory: Path) -> tuple[Path, Path]:
     post = directory / "post.lua"
-    post.write_text(
-        textwrap.dedent(
-            f"""
-            wrk.method = "POST"
-            wrk.body = '{POST_BODY}'
-            wrk.headers["Content-Type"] = "application/json"
-            wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")
-            """
-        )
-    )
+    post.write_text(_post_lua(POST_BODY, {"Content-Type": "application/json"}))
     get = directory / "get.lua"
-    get.write_text('wrk.headers["Authorization"] = "Bearer " .. os.getenv("TOKEN")\n')
+    get.write_text(_AUTH)
     return post, get
