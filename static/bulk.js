@@ -75,7 +75,6 @@ PN.bulk = (() => {
   }
 
   // "Mark all read" says how many it will change: the unread ones matching this view.
-  let countTimer = null;
   async function refreshViewCount() {
     const { status } = $("#list").dataset;
     let count = 0;
@@ -94,10 +93,7 @@ PN.bulk = (() => {
     button.title = count ? `Mark the ${plural(count)} unread in this view read` : "Nothing unread in this view";
     button.disabled = count === 0;
   }
-  function countSoon() {
-    clearTimeout(countTimer);
-    countTimer = setTimeout(() => refreshViewCount().catch(() => {}), 150);
-  }
+  const countSoon = PN.debounced(refreshViewCount);
 
   function showSelection() {
     const rows = inbox.rows();

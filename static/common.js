@@ -45,6 +45,15 @@ window.PN = (() => {
     }
   }
 
+  // `run` once, `ms` after the last of a burst of calls (a burst of live events → one fetch).
+  function debounced(run, ms = 150) {
+    let timer = null;
+    return () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => Promise.resolve().then(run).catch(() => {}), ms);
+    };
+  }
+
   const setting = {
     get: (name) => { try { return localStorage.getItem(`pnotify.${name}`); } catch (_) { return null; } },
     set: (name, value) => { try { localStorage.setItem(`pnotify.${name}`, value); } catch (_) { /* private mode */ } },
@@ -83,5 +92,5 @@ window.PN = (() => {
     setInterval(refreshTimes, 30000);
   });
 
-  return { $, $$, api, fragment, relativeTime, setting, undoable, settle, undoLast };
+  return { $, $$, api, debounced, fragment, relativeTime, setting, undoable, settle, undoLast };
 })();

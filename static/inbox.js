@@ -120,15 +120,11 @@
     showEmpty();
   }
 
-  const countTimer = { id: null };
+  const refreshUnread = PN.debounced(async () => {
+    arrival.showCount((await (await api("GET", "/api/notifications/?status=unread&limit=1")).json()).total);
+  });
   function countSoon() {
-    clearTimeout(countTimer.id);
-    countTimer.id = setTimeout(async () => {
-      try {
-        const total = (await (await api("GET", "/api/notifications/?status=unread&limit=1")).json()).total;
-        arrival.showCount(total);
-      } catch (_) { /* shown again on the next change */ }
-    }, 150);
+    refreshUnread();
     bulk.countSoon();
   }
 
