@@ -14,16 +14,22 @@ sockets used up the descriptors and /healthz stopped answering). Here:
   nothing to reopen); only when every connection is busy is the newcomer refused with a 503;
 - at shutdown, a request whose body is still arriving is cut at once instead of holding the
   server for the whole graceful timeout.
+
+It also tells a streaming response when its client is gone (`DISCONNECT_HOOK` in the scope), so
+that an idle event stream needs no task of its own waiting on `receive()` to learn it.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from pnotify.sse import DISCONNECT_HOOK
 
 LINGER_SECONDS = 2.0
 
@@ -71,6 +77,17 @@ class ConnectionRegistry:
 
 class GuardedHttpProtocol(HttpToolsProtocol):
     registry: ClassVar[ConnectionRegistry]
+    # Slots, not the instance dict: uvicorn's protocol sets 28 attributes, and five more would
+    # pass the 30 a dict can share its keys for, costing every open connection ~1.2 KiB.
+    __slots__ = (
+        "_body_pending",
+        "_closing",
+        "_head_bytes",
+        "_in_head",
+        "_lost",
+        "_on_disconnect",
+        "_timer",
+    )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -79,6 +96,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._body_pending = False
         self._closing = False
+        self._lost = False
+        self._on_disconnect: Callable[[], None] | None = None
 
     # --- the connection ------------------------------------------------------------------
 
@@ -92,9 +111,20 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._await_head()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
         self._stop_timer()
         self.registry.forget(self)
         super().connection_lost(exc)
+        callback, self._on_disconnect = self._on_disconnect, None
+        if callback is not None:
+            callback()
+
+    def on_disconnect(self, callback: Callable[[], None] | None) -> None:
+        """Run `callback` once the client is gone; None forgets it (the response has ended)."""
+        if callback is not None and self._lost:
+            callback()
+            return
+        self._on_disconnect = callback
 
     def data_received(self, data: bytes) -> None:
         if self._closing:
@@ -125,6 +155,10 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     # --- the parser's callbacks ----------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.scope[DISCONNECT_HOOK] = self.on_disconnect  # type: ignore[literal-required]
+
     def on_headers_complete(self) -> None:
         self._in_head = False
         self.registry.waiting_for_head(self, False)
@@ -141,6 +175,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
+        self._on_disconnect = None
         super().on_response_complete()
         if not self._closing and not self.transport.is_closing():
             self._await_head()  # the next request on this kept-alive connection

@@ -16,6 +16,11 @@ from typing import Any
 from pnotify.http import Message, Receive, Response, Send
 
 Interrupt = Callable[..., None]
+# The scope key under which our HTTP protocol (protocol.py) offers a `DisconnectHook`: called
+# with a callback, it runs it once the connection is lost (at once if it already is); called
+# with None, it forgets it.
+DISCONNECT_HOOK = "pnotify.on_disconnect"
+DisconnectHook = Callable[[Callable[[], None] | None], None]
 STREAM_HEADERS = (
     ("content-type", "text/event-stream; charset=utf-8"),
     ("cache-control", "no-store"),
@@ -57,14 +62,23 @@ class EventStreamResponse(Response):
     After sse-starlette's `EventSourceResponse(content=...)` and starlette's StreamingResponse:
     the content and a listener for `http.disconnect` run side by side, and whichever ends first
     ends the other (uvicorn's `send()` does nothing once the client is gone, so a send-only loop
-    would never learn it). `interrupt()` ends the stream from outside — a subscription closed
-    as too slow, revoked or at shutdown — also while a send waits on a client that stopped
-    reading; then the connection is abandoned (uvicorn closes it) instead of finished cleanly.
+    would never learn it). Under our own protocol the listener is a callback on the connection
+    (`on_disconnect`), not a task: a thousand idle streams hold a thousand fewer tasks.
+
+    `interrupt()` ends the stream from outside — a subscription closed as too slow, revoked or
+    at shutdown — also while a send waits on a client that stopped reading; then the connection
+    is abandoned (uvicorn closes it) instead of finished cleanly.
     """
 
-    def __init__(self, receive: Receive, content: AsyncIterator[bytes] | None = None) -> None:
+    def __init__(
+        self,
+        receive: Receive,
+        content: AsyncIterator[bytes] | None = None,
+        on_disconnect: DisconnectHook | None = None,
+    ) -> None:
         super().__init__(200, b"", list(STREAM_HEADERS))
         self.receive = receive
+        self.on_disconnect = on_disconnect
         self.content = content
         self.on_end: Callable[[], None] | None = None  # called once the stream has ended
         self._task: asyncio.Task[Any] | None = None
@@ -84,7 +98,11 @@ class EventStreamResponse(Response):
     async def send(self, send: Send) -> None:
         assert self.content is not None, "an event stream needs its content"
         self._task = asyncio.current_task()
-        watcher = asyncio.get_running_loop().create_task(self._watch_disconnect())
+        watcher: asyncio.Task[None] | None = None
+        if self.on_disconnect is not None:
+            self.on_disconnect(self._cancel)
+        else:
+            watcher = asyncio.get_running_loop().create_task(self._watch_disconnect())
         try:
             await self._guarded(
                 send, {"type": "http.response.start", "status": 200, "headers": self.raw_headers()}
@@ -107,7 +125,10 @@ class EventStreamResponse(Response):
             return  # disconnected, or cut while blocked: there is nobody to finish for
         finally:
             self._task = None  # no cancelling from here on
-            watcher.cancel()
+            if self.on_disconnect is not None:
+                self.on_disconnect(None)
+            if watcher is not None:
+                watcher.cancel()
             aclose = getattr(self.content, "aclose", None)
             if aclose is not None:
                 await aclose()  # a generator cut between events still runs its `finally`

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
+import struct
 from typing import Any
 
 import anyio
+import httpx
 import pytest
 
 from tests.serverproc import Account, ServerProcess, eventually
@@ -18,7 +21,10 @@ pytestmark = pytest.mark.anyio
 
 @pytest.fixture(scope="module")
 def server_settings() -> dict[str, str]:
-    return {"SSE_KEEPALIVE_SECONDS": "0.3", "SSE_QUEUE_LIMIT": "100"}
+    return {"SSE_KEEPALIVE_SECONDS": "0.3", "SSE_QUEUE_LIMIT": "100", "METRICS_TOKEN": METRICS}
+
+
+METRICS = "lifecycle-metrics-token-0123456789"
 
 
 async def test_disconnect_frees_the_subscription(server: ServerProcess, account: Account) -> None:
@@ -28,6 +34,33 @@ async def test_disconnect_frees_the_subscription(server: ServerProcess, account:
             async with open_stream(http, account.headers):
                 pass
     await eventually(lambda: server.closed_streams("disconnected") >= before + 3)
+
+
+def open_streams(server: ServerProcess) -> int:
+    text = httpx.get(f"{server.url}/metrics", headers={"Authorization": f"Bearer {METRICS}"}).text
+    found = re.search(r"^pnotify_sse_streams (\S+)$", text, re.MULTILINE)
+    assert found is not None
+    return int(float(found.group(1)))
+
+
+async def test_clients_gone_before_their_stream_starts_leave_none_open(
+    server: ServerProcess, account: Account
+) -> None:
+    """Each client sends the request and resets the connection at once: most are gone before
+    their response starts (the disconnect hook then runs at once). None may leave a stream."""
+    host, port = server.url.removeprefix("http://").split(":")
+    request = (
+        f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: {account.headers['Authorization']}\r\n\r\n"
+    ).encode()
+    before = server.closed_streams("disconnected")
+    for _ in range(20):
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(request)
+            # Linger on, for 0 s: close() sends a reset, not a polite end of stream.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    await eventually(lambda: server.closed_streams("disconnected") >= before + 20)
+    await eventually(lambda: open_streams(server) == 0)
 
 
 async def test_slow_consumer_is_cut_off(server: ServerProcess) -> None:

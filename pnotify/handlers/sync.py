@@ -142,7 +142,9 @@ class SyncHandlers:
         if header is not None and header.strip():
             given = Cursor().check("Last-Event-ID", header)
         after = resolve_cursor(given, self.services, principal.user_id)
-        stream = sse.EventStreamResponse(request.receive)
+        stream = sse.EventStreamResponse(
+            request.receive, on_disconnect=request.scope.get(sse.DISCONNECT_HOOK)
+        )
         try:
             # Subscribe before the backlog is read (in the feed): no gaps.
             subscription = self.services.broker.subscribe(
