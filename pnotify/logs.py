@@ -49,7 +49,18 @@ class TerminalFormatter(logging.Formatter):
         return line
 
 
+def _skip_unused_record_fields() -> None:
+    """Neither format shows where a call came from, nor thread or process: don't work them out
+    for every record (the logging HOWTO's "Optimization"). Finding the caller walks the stack:
+    49 → 41 µs a record here, and each stream that opens and closes logs two."""
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+
+
 def configure(level: str, stream: TextIO | None = None, *, force_json: bool = False) -> None:
+    _skip_unused_record_fields()
     stream = stream if stream is not None else sys.stderr
     handler = logging.StreamHandler(stream)
     plain = stream.isatty() and not force_json
