@@ -29,7 +29,7 @@ from wrk import run_wrk, write_scripts
 
 from pnotify import db, migrate
 from pnotify.clock import SECOND_US, now_us, to_iso
-from pnotify.storage import users
+from pnotify.storage import search_index, users
 from tests.serverproc import ServerProcess, create_account
 
 ROWS = 1_000_000
@@ -85,6 +85,7 @@ def build(path: Path) -> None:
             ),
         )
         conn.execute("UPDATE server_state SET value = ? WHERE key = 'change_cursor'", (ROWS,))
+        search_index.index_pending(conn)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     print(f"built {ROWS:,} rows in {time.monotonic() - started:.0f} s", file=sys.stderr)

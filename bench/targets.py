@@ -26,6 +26,7 @@ import apsw  # noqa: E402
 from pnotify import db  # noqa: E402
 from pnotify.storage import notification_writes as writes  # noqa: E402
 from pnotify.storage import notifications as store  # noqa: E402
+from pnotify.storage import search_index  # noqa: E402
 from tests.serverproc import ServerProcess, create_account  # noqa: E402
 
 LIST_ROWS = 100_000
@@ -164,6 +165,7 @@ class Ours(Target):
                 "UPDATE server_state SET value = ? WHERE key = 'change_cursor'",
                 (context.last_cursor,),
             )
+            search_index.index_pending(conn)
         since: str = store.Notification.to_json(created[0])["created_at"]
         return since
 

@@ -42,6 +42,7 @@ from pnotify.logs import AccessLog
 from pnotify.metrics import Metrics
 from pnotify.routing import Router
 from pnotify.services import Services
+from pnotify.storage import search_index
 from pnotify.storage import sessions as session_store
 
 log = logging.getLogger(__name__)
@@ -122,6 +123,7 @@ class App:
             settings.synchronous,
             on_commit=on_commit,
             observe_commit=metrics.commit_seconds.observe,
+            before_commit=search_index.index_pending,
         )
         writer.start()
         broker.start()

@@ -131,8 +131,12 @@ class Writer:
         synchronous: str,
         on_commit: Callable[[list[Change]], None] | None = None,
         observe_commit: Callable[[float], None] | None = None,
+        before_commit: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
+        """`before_commit` runs in every batch's transaction just before COMMIT, and once at
+        start (in a transaction of its own); `on_commit` gets each batch's committed changes."""
         self._path = path
+        self._before_commit = before_commit
         self._observe_commit = observe_commit
         self._synchronous = synchronous
         self._on_commit = on_commit
@@ -154,6 +158,9 @@ class Writer:
 
     def start(self) -> None:
         self._conn = connect(self._path, self._synchronous)
+        if self._before_commit is not None:
+            with self._conn:
+                self._before_commit(self._conn)
         # BEGIN is tried inline without waiting; only a lock held elsewhere waits, in a thread.
         self._conn.set_busy_timeout(0)
         self._task = asyncio.get_running_loop().create_task(
@@ -230,6 +237,8 @@ class Writer:
                         "UPDATE server_state SET value = ? WHERE key = 'change_cursor'",
                         (context.last_cursor,),
                     )
+                if self._before_commit is not None:
+                    self._before_commit(conn)
                 await loop.run_in_executor(self._blocking, conn.execute, "COMMIT")
             except BaseException:
                 if not conn.get_autocommit():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import apsw
@@ -15,7 +16,7 @@ from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.search import SearchError, to_fts
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
-from pnotify.storage import users
+from pnotify.storage import search_index, users
 
 
 @pytest.mark.parametrize(
@@ -57,6 +58,15 @@ def _found(conn: apsw.Connection, user_id: str, typed: str) -> list[str]:
     return [n.title for n in items]
 
 
+@contextmanager
+def write_batch(conn: apsw.Connection, after: int = 0) -> Iterator[WriteContext]:
+    """As the writer does: one transaction, the index brought up to date before its COMMIT."""
+    with conn:
+        ctx = WriteContext(conn, after)
+        yield ctx
+        search_index.index_pending(conn)
+
+
 def _index_is_consistent(conn: apsw.Connection) -> None:
     # rank = 1: also compare the index with the rows it was built from.
     conn.execute(
@@ -68,8 +78,7 @@ def test_the_index_follows_create_update_delete_and_retention(conn: apsw.Connect
     user = users.upsert(conn, "i", "search", "", "", login=False)
     other = users.upsert(conn, "i", "someone else", "", "", login=False)
     keyed = store.NewNotification("Backup failed", "disk quota", "high", "nas", None, key="nas")
-    with conn:
-        ctx = WriteContext(conn, 0)
+    with write_batch(conn) as ctx:
         first = writes.publish(ctx, user.id, keyed)[0]
         writes.create(
             ctx, other.id, store.NewNotification("Backup failed", None, "low", None, None)
@@ -79,8 +88,7 @@ def test_the_index_follows_create_update_delete_and_retention(conn: apsw.Connect
         )
     assert _found(conn, user.id, "backup") == ["Backup failed"]  # not the other user's
     assert _found(conn, user.id, "quota nas") == ["Backup failed"]
-    with conn:
-        ctx = WriteContext(conn, ctx.last_cursor)
+    with write_batch(conn, ctx.last_cursor) as ctx:
         writes.publish(
             ctx, user.id, store.NewNotification("Backup ok", "fixed", "low", "nas", None, key="nas")
         )
@@ -89,13 +97,69 @@ def test_the_index_follows_create_update_delete_and_retention(conn: apsw.Connect
     assert _found(conn, user.id, "fixed") == ["Backup ok"]
     assert _found(conn, user.id, "zebra") == []
     _index_is_consistent(conn)
-    with conn:
-        ctx = WriteContext(conn, ctx.last_cursor)
+    with write_batch(conn, ctx.last_cursor) as ctx:
         writes.set_status(ctx, user.id, first.id, "archived")
     policy = RetentionPolicy(
         archive_after_days=None, delete_archived_after_days=1, tombstone_days=90
     )
-    with conn:
-        sweep_batch(WriteContext(conn, ctx.last_cursor + 10), policy, now_us() + 2 * DAY_US, 10)
+    with write_batch(conn, ctx.last_cursor) as ctx:
+        sweep_batch(ctx, policy, now_us() + 2 * DAY_US, 10)
     assert _found(conn, user.id, "backup") == []
     _index_is_consistent(conn)
+
+
+def test_rows_changed_before_they_are_indexed(conn: apsw.Connection) -> None:
+    """Rows created and then changed or deleted in one batch, before the index has their words:
+    the index gets their final words, or none, and is never told to forget words it lacks."""
+    user = users.upsert(conn, "i", "pending", "", "", login=False)
+    with write_batch(conn) as ctx:
+        writes.publish(
+            ctx, user.id, store.NewNotification("Draft", "v1", "low", None, None, key="k")
+        )
+        writes.publish(
+            ctx, user.id, store.NewNotification("Final", "v2", "low", None, None, key="k")
+        )
+        gone = writes.create(
+            ctx, user.id, store.NewNotification("Ephemeral", None, "low", None, None)
+        )
+        writes.delete(ctx, user.id, gone.id)
+        # The newest row deleted, so SQLite may give the next one the same rowid.
+        again = writes.create(
+            ctx, user.id, store.NewNotification("Reborn", None, "low", None, None)
+        )
+    assert (_found(conn, user.id, "draft"), _found(conn, user.id, "final")) == ([], ["Final"])
+    assert (_found(conn, user.id, "ephemeral"), _found(conn, user.id, "reborn")) == ([], ["Reborn"])
+    assert scalar_count(conn, "notifications_fts_pending") == 0
+    _index_is_consistent(conn)
+    with write_batch(conn, ctx.last_cursor) as ctx:  # and once indexed, changes follow
+        writes.delete(ctx, user.id, again.id)
+        writes.publish(
+            ctx, user.id, store.NewNotification("Later", None, "low", None, None, key="k")
+        )
+    assert (_found(conn, user.id, "reborn"), _found(conn, user.id, "later")) == ([], ["Later"])
+    _index_is_consistent(conn)
+
+
+def scalar_count(conn: apsw.Connection, table: str) -> int:
+    row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 (a test's constant)
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.mark.anyio
+async def test_the_writer_indexes_rows_left_pending_when_it_starts(tmp_path: Path) -> None:
+    path = tmp_path / "left.db"
+    conn = db.open_and_migrate(path)
+    user = users.upsert(conn, "i", "left", "", "", login=False)
+    with conn:  # another program's transaction, which did not bring the index up to date
+        writes.create(
+            WriteContext(conn, 0),
+            user.id,
+            store.NewNotification("Leftover", None, "low", None, None),
+        )
+    assert _found(conn, user.id, "leftover") == []
+    writer = db.Writer(path, "FULL", before_commit=search_index.index_pending)
+    writer.start()
+    await writer.close()
+    assert _found(conn, user.id, "leftover") == ["Leftover"]
+    conn.close()
