@@ -27,7 +27,7 @@ login-link: $(RUN_STAMP)  ## a one-time sign-in link for the server `make run` s
 	DATA_DIR=$${DATA_DIR:-data} $(BIN)/pnotify login-link
 
 dev: $(DEV_STAMP)  ## auto-reloading server for development
-	DATA_DIR=$${DATA_DIR:-data} $(BIN)/python -m uvicorn --factory pnotify.devserver:app --reload --reload-dir pnotify --reload-dir sql --host 127.0.0.1 --port 8000
+	DATA_DIR=$${DATA_DIR:-data} $(BIN)/python -m uvicorn --factory pnotify.devserver:app --http pnotify.devserver:HttpProtocol --reload --reload-dir pnotify --reload-dir sql --host 127.0.0.1 --port 8000
 
 test-fast: $(DEV_STAMP)  ## unit tests only (tests/unit/, seconds): for the edit loop
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)

@@ -36,6 +36,7 @@ class StreamLimitReached(Exception):
 
 class Subscription:
     __slots__ = (
+        "_deliver",
         "_events",
         "_on_close",
         "_ping_due",
@@ -65,6 +66,7 @@ class Subscription:
         self.closed: CloseReason | None = None
         self._ping_due = False
         self._waiter: asyncio.Future[None] | None = None
+        self._deliver: Callable[[list[Change]], None] | None = None
 
     def _wake(self) -> None:
         waiter = self._waiter
@@ -74,6 +76,9 @@ class Subscription:
     def push(self, change: Change) -> None:
         if self.closed is not None:
             return
+        if self._deliver is not None:
+            self._deliver([change])
+            return
         if len(self._events) >= self.queue_limit:
             self.close(CloseReason.TOO_SLOW)
             return
@@ -81,13 +86,28 @@ class Subscription:
         self._wake()
 
     def ping(self) -> None:
+        if self._deliver is not None:
+            if self.closed is None:
+                self._deliver([])
+            return
         self._ping_due = True
         self._wake()
+
+    def deliver_at_once(self, deliver: Callable[[list[Change]], None]) -> None:
+        """From now on hand each change to `deliver` as it is pushed (a keepalive as []),
+        instead of queueing it for `drain()`; what is queued goes first. `drain()` then only
+        waits for the close. `deliver` may close the subscription (a client too slow)."""
+        queued, self._events = self._events, []
+        self._ping_due = False
+        self._deliver = deliver
+        if queued:
+            deliver(queued)
 
     def close(self, reason: CloseReason) -> None:
         if self.closed is None:
             self.closed = reason
             self._events.clear()  # released at once, not when the stream task gets to run
+            self._deliver = None
             if self._on_close is not None:
                 self._on_close(reason)
         self._wake()

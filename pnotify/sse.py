@@ -11,16 +11,34 @@ import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, Protocol
 
 from pnotify.http import Message, Receive, Response, Send
 
 Interrupt = Callable[..., None]
-# The scope key under which our HTTP protocol (protocol.py) offers a `DisconnectHook`: called
-# with a callback, it runs it once the connection is lost (at once if it already is); called
-# with None, it forgets it.
-DISCONNECT_HOOK = "pnotify.on_disconnect"
-DisconnectHook = Callable[[Callable[[], None] | None], None]
+# The scope key under which our HTTP protocol (protocol.py) offers itself to a streaming
+# response as a StreamConnection. Absent under another server (`make dev`'s plain uvicorn).
+STREAM_CONNECTION = "pnotify.connection"
+
+
+class StreamConnection(Protocol):
+    """What our HTTP protocol offers a streaming response beyond ASGI."""
+
+    def on_disconnect(self, callback: Callable[[], None] | None) -> None:
+        """Run `callback` once the client is gone (at once if it is); None forgets it."""
+
+    def write_body(self, data: bytes) -> int:
+        """Write `data` now as the next piece of the started response's body, without a task's
+        round trip through ASGI `send()`; returns how many bytes still wait to go out."""
+
+    @property
+    def backed_up(self) -> bool:
+        """The client is not taking what is written: an ASGI `send()` would wait."""
+
+    def abandon(self) -> None:
+        """Give up on finishing the response: close once what is written has gone out."""
+
+
 STREAM_HEADERS = (
     ("content-type", "text/event-stream; charset=utf-8"),
     ("cache-control", "no-store"),
@@ -63,22 +81,24 @@ class EventStreamResponse(Response):
     the content and a listener for `http.disconnect` run side by side, and whichever ends first
     ends the other (uvicorn's `send()` does nothing once the client is gone, so a send-only loop
     would never learn it). Under our own protocol the listener is a callback on the connection
-    (`on_disconnect`), not a task: a thousand idle streams hold a thousand fewer tasks.
+    (`StreamConnection.on_disconnect`), not a task: a thousand idle streams hold a thousand
+    fewer tasks.
 
     `interrupt()` ends the stream from outside — a subscription closed as too slow, revoked or
     at shutdown — also while a send waits on a client that stopped reading; then the connection
-    is abandoned (uvicorn closes it) instead of finished cleanly.
+    is abandoned (uvicorn closes it) instead of finished cleanly. So is one whose client has
+    stopped reading what the content wrote past `send()` (`StreamConnection.write_body`).
     """
 
     def __init__(
         self,
         receive: Receive,
         content: AsyncIterator[bytes] | None = None,
-        on_disconnect: DisconnectHook | None = None,
+        connection: StreamConnection | None = None,
     ) -> None:
         super().__init__(200, b"", list(STREAM_HEADERS))
         self.receive = receive
-        self.on_disconnect = on_disconnect
+        self.connection = connection
         self.content = content
         self.on_end: Callable[[], None] | None = None  # called once the stream has ended
         self._task: asyncio.Task[Any] | None = None
@@ -99,8 +119,8 @@ class EventStreamResponse(Response):
         assert self.content is not None, "an event stream needs its content"
         self._task = asyncio.current_task()
         watcher: asyncio.Task[None] | None = None
-        if self.on_disconnect is not None:
-            self.on_disconnect(self._cancel)
+        if self.connection is not None:
+            self.connection.on_disconnect(self._cancel)
         else:
             watcher = asyncio.get_running_loop().create_task(self._watch_disconnect())
         try:
@@ -122,11 +142,12 @@ class EventStreamResponse(Response):
             assert self._task is not None
             if not self._cancelled_here or self._task.uncancel() > 0:
                 raise  # cancelled from outside (the server), not by us
-            return  # disconnected, or cut while blocked: there is nobody to finish for
+            self._abandon()  # disconnected, or cut while blocked: nobody to finish for
+            return
         finally:
             self._task = None  # no cancelling from here on
-            if self.on_disconnect is not None:
-                self.on_disconnect(None)
+            if self.connection is not None:
+                self.connection.on_disconnect(None)
             if watcher is not None:
                 watcher.cancel()
             aclose = getattr(self.content, "aclose", None)
@@ -134,8 +155,16 @@ class EventStreamResponse(Response):
                 await aclose()  # a generator cut between events still runs its `finally`
             if self.on_end is not None:
                 self.on_end()
+        if self.connection is not None and self.connection.backed_up:
+            self._abandon()  # the send would wait on a client that stopped reading
+            return
         with contextlib.suppress(OSError):
             await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    def _abandon(self) -> None:
+        # Under another server, uvicorn closes a connection whose response was left unfinished.
+        if self.connection is not None:
+            self.connection.abandon()
 
     async def _guarded(self, send: Send, message: Message) -> None:
         self._sending = True

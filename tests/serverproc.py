@@ -78,12 +78,15 @@ class ServerProcess:
     def database_path(self) -> Path:
         return Path(self.env.get("DATABASE_URL") or self.data_dir / "priority_notify.db")
 
+    def command(self) -> list[str]:
+        return [sys.executable, "-m", "pnotify", "serve", "--port", "0", *self.args]
+
     def launch(self) -> None:
         self._started.clear()
         self.lines = []
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "pnotify", "serve", "--port", "0", *self.args],
+            self.command(),
             cwd=self.data_dir.parent,
             env=self.env,
             stdout=subprocess.DEVNULL,

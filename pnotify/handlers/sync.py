@@ -65,32 +65,63 @@ def needs_reset(after: int, current: int, replayable_after: int) -> bool:
     return after < replayable_after or after > current or after < 0
 
 
-class DeviceFeed:
-    """One device's stream: what it missed since its cursor, then live changes as they commit."""
+KEEPALIVE = sse.comment()
 
-    def __init__(self, services: Services, subscription: Subscription, after: int | None) -> None:
+
+class DeviceFeed:
+    """One device's stream: what it missed since its cursor, then live changes as they commit.
+
+    Live changes are written by the publisher itself, straight into each stream's connection
+    (`sse.StreamConnection.write_body`), from one loop over the user's streams: no task is woken
+    per stream and event. A client that stops reading is cut off once SSE_QUEUE_LIMIT events
+    have been written since it last had everything. Under another server than ours (no
+    StreamConnection) the stream's own task drains the subscription's queue instead.
+    """
+
+    def __init__(
+        self,
+        services: Services,
+        subscription: Subscription,
+        after: int | None,
+        connection: sse.StreamConnection | None = None,
+    ) -> None:
         self.services = services
         self.subscription = subscription
         self.user_id = subscription.user_id
         self.after = after
+        self.connection = connection
+        self._last = 0  # the cursor of the last change sent
+        self._waiting = 0  # events written since the client last had everything
 
     async def events(self) -> AsyncIterator[bytes]:
         log.info("stream opened", extra={"user_id": self.user_id, "after": self.after})
-        last = 0
         async for chunk in self._replay():
-            last = chunk.cursor
+            self._last = chunk.cursor
             yield chunk.body
+        if self.connection is not None:  # the replay is sent: the rest goes in as it comes
+            self.subscription.deliver_at_once(self._write_now)
         while (changes := await self.subscription.drain()) is not None:
-            if len(changes) == 1 and changes[0].cursor > last:  # the usual case: one change
-                last = changes[0].cursor
-                yield change_event(changes[0])
-                continue
-            fresh = [change for change in changes if change.cursor > last]
-            if fresh:
-                last = fresh[-1].cursor
-                yield b"".join(change_event(change) for change in fresh)
-            else:
-                yield sse.comment()  # a keepalive (or changes already in the replay)
+            yield self._fresh(changes) or KEEPALIVE
+
+    def _fresh(self, changes: list[Change]) -> bytes | None:
+        """The changes not sent yet (the replay may have had them), encoded; None if none."""
+        if len(changes) == 1 and changes[0].cursor > self._last:  # the usual case: one change
+            self._last = changes[0].cursor
+            return change_event(changes[0])
+        fresh = [change for change in changes if change.cursor > self._last]
+        if not fresh:
+            return None
+        self._last = fresh[-1].cursor
+        return b"".join(change_event(change) for change in fresh)
+
+    def _write_now(self, changes: list[Change]) -> None:
+        assert self.connection is not None
+        if not self.connection.write_body(self._fresh(changes) or KEEPALIVE):
+            self._waiting = 0
+            return
+        self._waiting += 1
+        if self._waiting >= self.subscription.queue_limit:
+            self.subscription.close(CloseReason.TOO_SLOW)
 
     def close(self) -> None:
         """When the stream ends, however it ends (the response calls this)."""
@@ -142,9 +173,8 @@ class SyncHandlers:
         if header is not None and header.strip():
             given = Cursor().check("Last-Event-ID", header)
         after = resolve_cursor(given, self.services, principal.user_id)
-        stream = sse.EventStreamResponse(
-            request.receive, on_disconnect=request.scope.get(sse.DISCONNECT_HOOK)
-        )
+        connection = request.scope.get(sse.STREAM_CONNECTION)
+        stream = sse.EventStreamResponse(request.receive, connection=connection)
         try:
             # Subscribe before the backlog is read (in the feed): no gaps.
             subscription = self.services.broker.subscribe(
@@ -156,7 +186,7 @@ class SyncHandlers:
                 "SSE_STREAMS_PER_TOKEN allows); close one first",
                 code="too_many_streams",
             ) from None
-        feed = DeviceFeed(self.services, subscription, after)
+        feed = DeviceFeed(self.services, subscription, after, connection)
         stream.content = feed.events()
         stream.on_end = feed.close
         return stream

@@ -94,3 +94,22 @@ async def test_a_change_is_encoded_once_for_every_stream() -> None:
         encoded.append(change_event(change))
     assert encoded[0] == b'id: 9\nevent: deleted\ndata: {"id":"n9"}\n\n'
     assert encoded[0] is encoded[1] is encoded[2]  # one encoding, shared
+
+
+async def test_delivering_at_once_sends_what_was_queued_first() -> None:
+    broker = Broker(keepalive_seconds=60)
+    subscription = broker.subscribe("alice", None, None)
+    broker.publish([_change("alice", 1), _change("alice", 2)])
+    delivered: list[list[int]] = []
+    subscription.deliver_at_once(lambda changes: delivered.append([c.cursor for c in changes]))
+    broker.publish([_change("alice", 3)])
+    subscription.ping()
+    assert delivered == [[1, 2], [3], []]  # the queue, then each change, then a keepalive
+    waiting = asyncio.ensure_future(subscription.drain())
+    await asyncio.sleep(0)
+    assert not waiting.done()  # nothing is queued for the stream's task any more
+    subscription.close(CloseReason.REVOKED)
+    assert await asyncio.wait_for(waiting, 5) is None
+    broker.publish([_change("alice", 4)])
+    subscription.ping()
+    assert delivered == [[1, 2], [3], []]  # nothing after the close
