@@ -85,7 +85,6 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     _body: bytes | None = None
-    _headers: dict[bytes, bytes] | None = None
 
     @property
     def user(self) -> Principal:
@@ -113,11 +112,12 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """The last value of a header, by lower-case name."""
-        headers = self._headers
-        if headers is None:  # a request asks for about eight: index them once
-            headers = self._headers = dict(self.scope["headers"])  # a repeated name: the last
-        raw = headers.get(name.encode())
-        return None if raw is None else raw.decode("latin-1")
+        wanted = name.encode()
+        value: str | None = None
+        for key, raw in self.scope["headers"]:
+            if key == wanted:
+                value = raw.decode("latin-1")
+        return value
 
     @property
     def query(self) -> dict[str, str]:
