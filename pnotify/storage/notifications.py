@@ -187,28 +187,22 @@ def count(conn: apsw.Connection, user_id: str, filters: ListFilter) -> int:
 
 
 def _count_since(conn: apsw.Connection, user_id: str, filters: ListFilter, since: int) -> int:
-    """Matches after `since` (and of a status), from the per-hour counters (notification_hours)
-    but for since's own hour: there the rows are counted — on whichever side of `since` is the
-    shorter part of the hour, so at most half an hour's rows."""
-    hour = since // HOUR_US
-    start, end = hour * HOUR_US, (hour + 1) * HOUR_US
-    rows_where, rows_params = _where(ListFilter(status=filters.status), _FILTER_SQL)
-    count_rows = (
-        "SELECT count(*) FROM notifications"  # noqa: S608 (constant fragments)
-        + rows_where
-        + " AND created_at >= ? AND created_at < ?"
+    """Matches after `since` (and of a status): the rest of since's hour row by row, then the
+    per-hour counters (notification_hours) for every later hour."""
+    next_hour = since // HOUR_US + 1
+    where, params = _where(ListFilter(status=filters.status, since=since), _FILTER_SQL)
+    partial = _number(
+        conn,
+        "SELECT count(*) FROM notifications" + where + " AND created_at < ?",  # noqa: S608
+        [user_id, *params, next_hour * HOUR_US],
     )
-    hours_where, hours_params = _where(ListFilter(status=filters.status), _COUNT_FILTER_SQL)
-    sum_hours = (
-        "SELECT coalesce(sum(n), 0) FROM notification_hours"  # noqa: S608 (constant fragments)
-        + hours_where
-        + " AND hour >= ?"
+    where, params = _where(ListFilter(status=filters.status), _COUNT_FILTER_SQL)
+    later = _number(
+        conn,
+        "SELECT coalesce(sum(n), 0) FROM notification_hours" + where + " AND hour >= ?",  # noqa: S608
+        [user_id, *params, next_hour],
     )
-    if since - start < end - since:  # early in its hour: the whole hour, less what came before
-        before = _number(conn, count_rows, [user_id, *rows_params, start, since + 1])
-        return _number(conn, sum_hours, [user_id, *hours_params, hour]) - before
-    after = _number(conn, count_rows, [user_id, *rows_params, since + 1, end])
-    return after + _number(conn, sum_hours, [user_id, *hours_params, hour + 1])
+    return partial + later
 
 
 def _number(conn: apsw.Connection, sql: str, params: list[Any]) -> int:
