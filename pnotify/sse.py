@@ -15,7 +15,6 @@ from typing import Any, Protocol
 
 from pnotify.http import Message, Receive, Response, Send
 
-Interrupt = Callable[..., None]
 # The scope key under which our HTTP protocol (protocol.py) offers itself to a streaming
 # response as a StreamConnection. Absent under another server (`make dev`'s plain uvicorn).
 STREAM_CONNECTION = "pnotify.connection"

@@ -62,14 +62,16 @@ window.PN = (() => {
   // One toast at a time: a message and, for a few seconds, a way to undo. A new toast first
   // settles the previous one (its commit runs), so nothing is left half-done.
   let pending = null;
-  function settle() {
+  // Ends the toast, running its `commit` or its `undo` (whichever `outcome` names).
+  function end(outcome) {
     if (!pending) return;
-    const { commit, timer } = pending;
-    clearTimeout(timer);
+    const ended = pending;
+    clearTimeout(ended.timer);
     pending = null;
     $("#toast").hidden = true;
-    if (commit) commit();
+    if (ended[outcome]) ended[outcome]();
   }
+  const settle = () => end("commit");
   function undoable(text, { undo, commit, seconds = 6 }) {
     settle();
     $("#toast-text").textContent = text;
@@ -77,14 +79,7 @@ window.PN = (() => {
     $("#toast").hidden = false;
     pending = { undo, commit, timer: setTimeout(settle, seconds * 1000) };
   }
-  function undoLast() {
-    if (!pending) return;
-    const { undo, timer } = pending;
-    clearTimeout(timer);
-    pending = null;
-    $("#toast").hidden = true;
-    if (undo) undo();
-  }
+  const undoLast = () => end("undo");
   document.addEventListener("DOMContentLoaded", () => {
     const button = $("#toast-undo");
     if (button) button.addEventListener("click", undoLast);

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,19 @@ def post(server: ServerProcess, account: Account, **body: Any) -> dict[str, Any]
     assert response.status_code == 201, response.text
     created: dict[str, Any] = response.json()
     return created
+
+
+def create_token(page: Any, name: str, choices: dict[str, str]) -> str:
+    """Create a token on /tokens, choosing the form's selects by label ({"Scope": "publish"});
+    returns the secret it shows once."""
+    page.goto("/tokens")
+    page.get_by_label("Name", exact=True).fill(name)
+    for label, value in choices.items():
+        page.get_by_label(label, exact=True).select_option(value)
+    page.get_by_role("button", name="Create token").click()
+    secret = page.locator("#new-token-value")
+    expect(secret).to_have_text(re.compile(r"^pn_"))
+    return str(secret.inner_text())
 
 
 def note(page: Any, notification_id: str) -> Any:

@@ -18,6 +18,7 @@ from tests.browser.pages import (
     PHONE,
     Watched,
     click_action,
+    create_token,
     expect,
     note,
     post,
@@ -132,13 +133,7 @@ def test_markup_in_a_title_is_only_text(
 
 def test_token_create_shows_secret_once_and_revoke(server: ServerProcess, tab: Watched) -> None:
     page = tab.page
-    page.goto("/tokens")
-    page.get_by_label("Name", exact=True).fill("Browser phone")
-    page.get_by_label("Device", exact=True).select_option("android")
-    page.get_by_role("button", name="Create token").click()
-    secret = page.locator("#new-token-value")
-    secret.wait_for()
-    token = secret.inner_text()
+    token = create_token(page, "Browser phone", {"Device": "android"})
     assert token.startswith("pn_")
     assert "you will not see it again" in page.locator("#new-token").inner_text()
     qr_image = page.locator("#new-token-qr")

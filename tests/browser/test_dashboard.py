@@ -8,13 +8,21 @@ Every test works in a source of its own (`/?source=…`), so rows from other tes
 from __future__ import annotations
 
 import itertools
-import re
 from typing import Any
 
 import httpx
 import pytest
 
-from tests.browser.pages import BASE, PHONE, Watched, expect, note, post, signed_in
+from tests.browser.pages import (
+    BASE,
+    PHONE,
+    Watched,
+    create_token,
+    expect,
+    note,
+    post,
+    signed_in,
+)
 from tests.serverproc import Account, ServerProcess
 
 pytestmark = pytest.mark.browser
@@ -294,13 +302,7 @@ def test_new_token_offers_curl_and_a_test_notification(
     server: ServerProcess, owner: Account, tab: Watched
 ) -> None:
     page = tab.page
-    page.goto("/tokens")
-    page.get_by_label("Name", exact=True).fill("curl test")
-    page.get_by_label("Scope", exact=True).select_option("publish")
-    page.get_by_role("button", name="Create token").click()
-    secret = page.locator("#new-token-value")
-    expect(secret).to_have_text(re.compile(r"^pn_"))
-    token = secret.inner_text()
+    token = create_token(page, "curl test", {"Scope": "publish"})
     command = page.locator("#new-token-curl").inner_text()
     assert f"Authorization: Bearer {token}" in command
     assert f"{server.url}/api/notifications/" in command
