@@ -79,8 +79,8 @@ class ConnectionRegistry:
 
 class GuardedHttpProtocol(HttpToolsProtocol):
     registry: ClassVar[ConnectionRegistry]
-    # Slots, not the instance dict: uvicorn's protocol sets 28 attributes, and five more would
-    # pass the 30 a dict can share its keys for, costing every open connection ~1.2 KiB.
+    # Slots, not the instance dict: uvicorn's protocol sets 28 attributes, and ours in the dict
+    # would pass the 30 keys it can share, costing every open connection ~1.2 KiB.
     __slots__ = (
         "_body_pending",
         "_closing",
