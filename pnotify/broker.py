@@ -38,10 +38,10 @@ class Subscription:
     __slots__ = (
         "_deliver",
         "_events",
-        "_on_close",
         "_ping_due",
         "_waiter",
         "closed",
+        "on_close",
         "queue_limit",
         "session_id",
         "token_id",
@@ -58,7 +58,7 @@ class Subscription:
     ) -> None:
         self.user_id = user_id
         self.queue_limit = queue_limit
-        self._on_close = on_close
+        self.on_close = on_close  # called once, with the reason, when closed
         self.token_id = token_id
         self.session_id = session_id
         # A list, not a deque: an empty deque holds a 64-slot block (~700 B) for every idle stream.
@@ -108,8 +108,8 @@ class Subscription:
             self.closed = reason
             self._events.clear()  # released at once, not when the stream task gets to run
             self._deliver = None
-            if self._on_close is not None:
-                self._on_close(reason)
+            if self.on_close is not None:
+                self.on_close(reason)
         self._wake()
 
     async def drain(self) -> list[Change] | None:
@@ -203,19 +203,21 @@ class Broker:
         self, reason: CloseReason, *, token_id: str | None = None, session_id: str | None = None
     ) -> int:
         closed = 0
-        for subs in self._by_user.values():
-            for subscription in subs:
-                if (token_id is not None and subscription.token_id == token_id) or (
-                    session_id is not None and subscription.session_id == session_id
-                ):
-                    subscription.close(reason)
-                    closed += 1
+        for subscription in self._all():
+            if (token_id is not None and subscription.token_id == token_id) or (
+                session_id is not None and subscription.session_id == session_id
+            ):
+                subscription.close(reason)
+                closed += 1
         return closed
 
     def close_all(self, reason: CloseReason) -> None:
-        for subs in self._by_user.values():
-            for subscription in subs:
-                subscription.close(reason)
+        for subscription in self._all():
+            subscription.close(reason)
+
+    def _all(self) -> list[Subscription]:
+        """Every subscription, as a list: closing one may unsubscribe it at once."""
+        return [subscription for subs in self._by_user.values() for subscription in subs]
 
     def token_ids(self) -> set[str]:
         return {s.token_id for subs in self._by_user.values() for s in subs if s.token_id}
@@ -223,6 +225,5 @@ class Broker:
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(self.keepalive_seconds)
-            for subs in self._by_user.values():
-                for subscription in subs:
-                    subscription.ping()
+            for subscription in self._all():
+                subscription.ping()

@@ -17,8 +17,10 @@ sockets used up the descriptors and /healthz stopped answering). Here:
 
 It also offers itself to a streaming response (`sse.StreamConnection`, in the scope): it says
 when the client is gone, so that an idle event stream needs no task waiting on `receive()` to
-learn it, and it writes an event into the body at once, so that a notification reaches a
-thousand streams from one loop over them rather than by waking a thousand tasks.
+learn it; it writes an event into the body at once, so that a notification reaches a thousand
+streams from one loop over them rather than by waking a thousand tasks; and it takes a response
+over from ASGI, so that an idle stream holds no request (task, frames, scope, buffers): only
+this connection and its subscription.
 """
 
 from __future__ import annotations
@@ -84,6 +86,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     __slots__ = (
         "_body_pending",
         "_closing",
+        "_handed_over",
         "_head_bytes",
         "_in_head",
         "_lost",
@@ -98,6 +101,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._body_pending = False
         self._closing = False
+        self._handed_over = False
         self._lost = False
         self._on_disconnect: Callable[[], None] | None = None
 
@@ -137,6 +141,26 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
         return self.transport.get_write_buffer_size()
 
+    def take_over(self, on_client_gone: Callable[[], None]) -> None:
+        """The started response goes on outside ASGI: the app may return, and uvicorn's request
+        (its task, cycle, scope and parser) is let go. The caller writes the rest of the body
+        with `write_body` and ends it with `finish` or `abandon`; `on_client_gone` runs once
+        the client leaves. What the client sends from now on is ignored."""
+        if self.cycle is not None:
+            self.cycle.response_complete = True  # nothing for uvicorn to finish or report
+        self._handed_over = True
+        self.cycle = None  # type: ignore[assignment]
+        self.scope = None  # type: ignore[assignment]
+        self.headers = None  # type: ignore[assignment]
+        self.parser = None  # type: ignore[assignment]
+        self.on_disconnect(on_client_gone)
+
+    def finish(self) -> None:
+        """End a taken-over response: its last chunk, then close once it has gone out."""
+        if not self._lost and not self.transport.is_closing():
+            self.transport.write(b"0\r\n\r\n")
+            self.transport.close()
+
     @property
     def backed_up(self) -> bool:
         return self.flow.write_paused
@@ -150,7 +174,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.close()
 
     def data_received(self, data: bytes) -> None:
-        if self._closing:
+        if self._closing or self._handed_over:
             return
         was_in_head = self._in_head
         super().data_received(data)

@@ -37,6 +37,13 @@ class StreamConnection(Protocol):
     def abandon(self) -> None:
         """Give up on finishing the response: close once what is written has gone out."""
 
+    def take_over(self, on_client_gone: Callable[[], None]) -> None:
+        """Let the ASGI request end while the response goes on: the caller writes the rest with
+        `write_body` and ends it with `finish` or `abandon`."""
+
+    def finish(self) -> None:
+        """End a taken-over response's body and close the connection."""
+
 
 STREAM_HEADERS = (
     ("content-type", "text/event-stream; charset=utf-8"),
@@ -83,6 +90,10 @@ class EventStreamResponse(Response):
     (`StreamConnection.on_disconnect`), not a task: a thousand idle streams hold a thousand
     fewer tasks.
 
+    When the content ends, `hand_over` (if set) may take the stream on outside ASGI (it returns
+    True): then the response is done, the connection stays open, and `on_end` is not called
+    here but by whoever took it over (under our protocol an idle stream is then no request).
+
     `interrupt()` ends the stream from outside — a subscription closed as too slow, revoked or
     at shutdown — also while a send waits on a client that stopped reading; then the connection
     is abandoned (uvicorn closes it) instead of finished cleanly. So is one whose client has
@@ -100,6 +111,7 @@ class EventStreamResponse(Response):
         self.connection = connection
         self.content = content
         self.on_end: Callable[[], None] | None = None  # called once the stream has ended
+        self.hand_over: Callable[[], bool] | None = None
         self._task: asyncio.Task[Any] | None = None
         self._sending = False
         self._cancelled_here = False
@@ -122,13 +134,14 @@ class EventStreamResponse(Response):
             self.connection.on_disconnect(self._cancel)
         else:
             watcher = asyncio.get_running_loop().create_task(self._watch_disconnect())
+        handed_over = False
         try:
             await self._guarded(
                 send, {"type": "http.response.start", "status": 200, "headers": self.raw_headers()}
             )
             # One message dict for every chunk (uvicorn reads it at once and keeps nothing), and
-            # the send inline rather than through _guarded: this loop runs once per event per
-            # stream, a thousand times for one notification to a thousand devices.
+            # the send inline rather than through _guarded: under another server this loop runs
+            # once per event per stream, a thousand times for one notification.
             body: Message = {"type": "http.response.body", "body": b"", "more_body": True}
             async for chunk in self.content:
                 body["body"] = chunk
@@ -137,6 +150,9 @@ class EventStreamResponse(Response):
                     await send(body)
                 finally:
                     self._sending = False
+            if self.connection is not None and self.hand_over is not None:
+                self.connection.on_disconnect(None)  # whoever takes over listens from now on
+                handed_over = self.hand_over()
         except asyncio.CancelledError:
             assert self._task is not None
             if not self._cancelled_here or self._task.uncancel() > 0:
@@ -145,15 +161,17 @@ class EventStreamResponse(Response):
             return
         finally:
             self._task = None  # no cancelling from here on
-            if self.connection is not None:
+            if self.connection is not None and not handed_over:
                 self.connection.on_disconnect(None)
             if watcher is not None:
                 watcher.cancel()
             aclose = getattr(self.content, "aclose", None)
             if aclose is not None:
                 await aclose()  # a generator cut between events still runs its `finally`
-            if self.on_end is not None:
+            if self.on_end is not None and not handed_over:
                 self.on_end()
+        if handed_over:
+            return
         if self.connection is not None and self.connection.backed_up:
             self._abandon()  # the send would wait on a client that stopped reading
             return

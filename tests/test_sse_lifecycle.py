@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from tests.serverproc import Account, ServerProcess, eventually
-from tests.sseclient import STREAM, async_client, open_stream
+from tests.sseclient import STREAM, async_client, open_stream, post_notification
 
 BASE = "/api/notifications/"
 pytestmark = pytest.mark.anyio
@@ -61,6 +61,27 @@ async def test_clients_gone_before_their_stream_starts_leave_none_open(
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     await eventually(lambda: server.closed_streams("disconnected") >= before + 20)
     await eventually(lambda: open_streams(server) == 0)
+
+
+async def test_a_live_stream_ignores_what_its_client_sends(server: ServerProcess) -> None:
+    """Once the replay is sent the stream goes on outside the HTTP request (our protocol takes
+    it over); bytes the client sends after that, even another request, change nothing."""
+    account = server.account("sse-chatty")
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        head = f"GET {STREAM} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {account.token}"
+        sock.sendall(head.encode() + b"\r\n\r\n")
+        received = b""
+        while b"event: ready" not in received:
+            received += sock.recv(4096)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nnot http at all\r\n\r\n")
+        async with async_client(server.url) as http:
+            await post_notification(http, account, title="still live")
+        while b"still live" not in received:
+            chunk = sock.recv(4096)
+            assert chunk, "the server closed the stream"
+            received += chunk
+    assert b"HTTP/1.1 200" in received and received.count(b"HTTP/1.1") == 1
 
 
 async def test_slow_consumer_is_cut_off(server: ServerProcess) -> None:

@@ -16,7 +16,7 @@ in cursor order, so anything at or below that cursor is already reflected in wha
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from pnotify import jsontext, sse
 from pnotify.broker import CloseReason, StreamLimitReached, Subscription
@@ -71,11 +71,12 @@ KEEPALIVE = sse.comment()
 class DeviceFeed:
     """One device's stream: what it missed since its cursor, then live changes as they commit.
 
-    Live changes are written by the publisher itself, straight into each stream's connection
-    (`sse.StreamConnection.write_body`), from one loop over the user's streams: no task is woken
-    per stream and event. A client that stops reading is cut off once SSE_QUEUE_LIMIT events
-    have been written since it last had everything. Under another server than ours (no
-    StreamConnection) the stream's own task drains the subscription's queue instead.
+    Under our protocol the live part runs outside ASGI: once the replay is sent, the connection
+    is taken over (`sse.StreamConnection.take_over`), the request ends, and the publisher writes
+    each change straight into the connection (`write_body`) from one loop over the user's
+    streams — no task per stream, none woken per event. A client that stops reading is cut off
+    once SSE_QUEUE_LIMIT events have been written since it last had everything. Under another
+    server (no StreamConnection) the stream's own task drains the subscription's queue instead.
     """
 
     def __init__(
@@ -83,25 +84,41 @@ class DeviceFeed:
         services: Services,
         subscription: Subscription,
         after: int | None,
-        connection: sse.StreamConnection | None = None,
+        stream: sse.EventStreamResponse,
     ) -> None:
         self.services = services
         self.subscription = subscription
         self.user_id = subscription.user_id
         self.after = after
-        self.connection = connection
+        self.connection = stream.connection
+        # While the response runs the stream, a close interrupts it; once taken over, it ends here.
+        self._interrupt: Callable[[], None] | None = stream.interrupt
         self._last = 0  # the cursor of the last change sent
         self._waiting = 0  # events written since the client last had everything
+        subscription.on_close = self._closed
+        stream.content = self.events()
+        stream.on_end = self.close
+        stream.hand_over = self.go_live
 
     async def events(self) -> AsyncIterator[bytes]:
         log.info("stream opened", extra={"user_id": self.user_id, "after": self.after})
         async for chunk in self._replay():
             self._last = chunk.cursor
             yield chunk.body
-        if self.connection is not None:  # the replay is sent: the rest goes in as it comes
-            self.subscription.deliver_at_once(self._write_now)
+        if self.connection is not None:
+            return  # the replay is sent: go_live takes the stream on
         while (changes := await self.subscription.drain()) is not None:
             yield self._fresh(changes) or KEEPALIVE
+
+    def go_live(self) -> bool:
+        """After the replay, under our protocol: from now on changes are written as they come
+        and the connection is ours (True); False if the stream has already been closed."""
+        if self.connection is None or self.subscription.closed is not None:
+            return False
+        self._interrupt = None
+        self.subscription.deliver_at_once(self._write_now)
+        self.connection.take_over(self._client_gone)
+        return True
 
     def _fresh(self, changes: list[Change]) -> bytes | None:
         """The changes not sent yet (the replay may have had them), encoded; None if none."""
@@ -123,8 +140,23 @@ class DeviceFeed:
         if self._waiting >= self.subscription.queue_limit:
             self.subscription.close(CloseReason.TOO_SLOW)
 
+    def _client_gone(self) -> None:
+        self.subscription.close(CloseReason.DISCONNECTED)
+
+    def _closed(self, reason: CloseReason) -> None:
+        """The subscription is closed: too slow, revoked, at shutdown, or its client left."""
+        if self._interrupt is not None:
+            self._interrupt()  # the response ends the stream, and calls close()
+            return
+        assert self.connection is not None
+        if self.connection.backed_up:
+            self.connection.abandon()  # the end would wait on a client that stopped reading
+        else:
+            self.connection.finish()
+        self.close()
+
     def close(self) -> None:
-        """When the stream ends, however it ends (the response calls this)."""
+        """When the stream ends, however it ends."""
         self.services.broker.unsubscribe(self.subscription)
         closed = self.subscription.closed or CloseReason.DISCONNECTED
         log.info("stream closed", extra={"user_id": self.user_id, "reason": closed.value})
@@ -178,7 +210,7 @@ class SyncHandlers:
         try:
             # Subscribe before the backlog is read (in the feed): no gaps.
             subscription = self.services.broker.subscribe(
-                principal.user_id, principal.token_id, principal.session_id, stream.interrupt
+                principal.user_id, principal.token_id, principal.session_id
             )
         except StreamLimitReached as limit:
             raise TooManyRequests(
@@ -186,9 +218,7 @@ class SyncHandlers:
                 "SSE_STREAMS_PER_TOKEN allows); close one first",
                 code="too_many_streams",
             ) from None
-        feed = DeviceFeed(self.services, subscription, after, connection)
-        stream.content = feed.events()
-        stream.on_end = feed.close
+        DeviceFeed(self.services, subscription, after, stream)  # it wires itself to both
         return stream
 
     async def changes(self, request: Request) -> Response:

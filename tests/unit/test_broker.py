@@ -113,3 +113,28 @@ async def test_delivering_at_once_sends_what_was_queued_first() -> None:
     broker.publish([_change("alice", 4)])
     subscription.ping()
     assert delivered == [[1, 2], [3], []]  # nothing after the close
+
+
+async def test_closing_everything_when_each_close_unsubscribes_at_once() -> None:
+    """A stream outside ASGI unsubscribes inside its close callback, while the broker is still
+    going over its subscriptions (at shutdown, on revocation, at a keepalive that finds it too
+    slow): every one must still be reached."""
+    broker = Broker(keepalive_seconds=60)
+    closed: list[CloseReason] = []
+
+    def subscribe(user_id: str, token_id: str) -> None:
+        subscription = broker.subscribe(user_id, token_id, None)
+
+        def on_close(reason: CloseReason) -> None:
+            closed.append(reason)
+            broker.unsubscribe(subscription)
+
+        subscription.on_close = on_close
+
+    for number in range(3):
+        subscribe("alice", "t1")
+        subscribe(f"user-{number}", "t2")
+    assert broker.close_where(CloseReason.REVOKED, token_id="t1") == 3
+    broker.close_all(CloseReason.SHUTDOWN)
+    assert closed == [CloseReason.REVOKED] * 3 + [CloseReason.SHUTDOWN] * 3
+    assert broker.subscriber_count == 0
