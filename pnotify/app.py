@@ -38,7 +38,7 @@ from pnotify.http import (
     Send,
     ServiceUnavailable,
 )
-from pnotify.logs import AccessLog
+from pnotify.logs import FrequentLines
 from pnotify.metrics import Metrics
 from pnotify.routing import Router
 from pnotify.services import Services
@@ -61,8 +61,9 @@ class App:
         self.oidc: OIDCClient | None = None
         self.metrics = Metrics()
         self._headers = HeaderPolicy(settings)
-        enabled = settings.access_log and logging.getLogger().isEnabledFor(logging.INFO)
-        self.access_log: AccessLog | None = AccessLog() if enabled else None
+        enabled = logging.getLogger().isEnabledFor(logging.INFO)
+        self.lines: FrequentLines | None = FrequentLines() if enabled else None
+        self.access_log = self.lines if settings.access_log else None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -94,7 +95,7 @@ class App:
         self.oidc = OIDCClient(settings.oidc) if settings.oidc is not None else None
         self.router = Router(all_routes(services, self.oidc, self.metrics))
         self.metrics.watch(services)
-        self.background = BackgroundTasks(services, self.access_log, self.oidc)
+        self.background = BackgroundTasks(services, self.oidc)
         if self.oidc is not None:
             await self.background.check_provider()  # a few seconds at most; then retried
         self.background.start()
@@ -132,7 +133,7 @@ class App:
         access = AccessControl(
             tokens, cookies, reader, settings.public_url, WriteRateLimit(settings.token_rate_limit)
         )
-        return Services(settings, reader, writer, tokens, broker, cookies, access)
+        return Services(settings, reader, writer, tokens, broker, cookies, access, self.lines)
 
     async def _print_sign_in_link(self) -> None:
         assert self.services is not None
@@ -165,8 +166,8 @@ class App:
             await self.background.flush_last_used()
         await self.services.writer.close()
         self.services.reader.close()
-        if self.access_log is not None:
-            self.access_log.flush()
+        if self.lines is not None:
+            self.lines.flush()
         log.info("stopped")
 
     # --- requests -------------------------------------------------------------------------
@@ -229,7 +230,7 @@ class App:
         self.metrics.observe_request(route, request.method, response.status, seconds)
         if self.access_log is not None:
             principal = request.principal
-            self.access_log.write(
+            self.access_log.request(
                 {
                     "method": request.method,
                     "path": route,

@@ -20,7 +20,6 @@ from pnotify.auth.oidc import OIDCClient, OIDCError
 from pnotify.broker import CloseReason
 from pnotify.clock import now_us
 from pnotify.handlers import publishing
-from pnotify.logs import AccessLog
 from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.services import Services
 from pnotify.storage import client_tokens as token_store
@@ -29,7 +28,7 @@ from pnotify.storage import sessions as session_store
 log = logging.getLogger(__name__)
 
 LAST_USED_FLUSH_SECONDS = 30.0
-ACCESS_LOG_FLUSH_SECONDS = 0.25
+LINES_FLUSH_SECONDS = 0.25
 REVOCATION_CHECK_SECONDS = 1.0
 RETENTION_BATCH = 500
 
@@ -39,11 +38,8 @@ PROVIDER_RETRY_SECONDS = 30.0
 
 
 class BackgroundTasks:
-    def __init__(
-        self, services: Services, access_log: AccessLog | None, oidc: OIDCClient | None = None
-    ) -> None:
+    def __init__(self, services: Services, oidc: OIDCClient | None = None) -> None:
         self.services = services
-        self.access_log = access_log
         self.oidc = oidc
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -76,8 +72,8 @@ class BackgroundTasks:
             ("retention sweep", settings.retention_interval_seconds, self._sweep),
             ("revoked-token streams", REVOCATION_CHECK_SECONDS, self._close_revoked_streams),
         ]
-        if self.access_log is not None:
-            loops.append(("access log", ACCESS_LOG_FLUSH_SECONDS, self._flush_access_log))
+        if self.services.lines is not None:
+            loops.append(("frequent log lines", LINES_FLUSH_SECONDS, self._flush_lines))
         loop = asyncio.get_running_loop()
         for what, seconds, work in loops:
             self._tasks.append(loop.create_task(_every(seconds, what, work), name=what))
@@ -99,9 +95,9 @@ class BackgroundTasks:
                 lambda ctx: token_store.record_last_used(ctx.conn, uses.items())
             )
 
-    async def _flush_access_log(self) -> None:
-        assert self.access_log is not None
-        self.access_log.flush()
+    async def _flush_lines(self) -> None:
+        assert self.services.lines is not None
+        self.services.lines.flush()
 
     async def _close_revoked_streams(self) -> None:
         broker = self.services.broker

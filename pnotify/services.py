@@ -13,6 +13,7 @@ from pnotify.auth.session_cookies import SessionCookies
 from pnotify.broker import Broker
 from pnotify.config import Settings
 from pnotify.db import Writer
+from pnotify.logs import FrequentLines
 
 
 @dataclass
@@ -24,5 +25,7 @@ class Services:
     broker: Broker
     cookies: SessionCookies
     access: AccessControl
+    # Lines logged at a request's or stream's pace, written in batches; None below INFO.
+    lines: FrequentLines | None = None
     # What /healthz adds to its answer (the identity provider's state, say).
     health: dict[str, str] = field(default_factory=dict)

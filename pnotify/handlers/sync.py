@@ -15,7 +15,6 @@ in cursor order, so anything at or below that cursor is already reflected in wha
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Callable
 
 from pnotify import jsontext, sse
@@ -26,8 +25,6 @@ from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import Cursor, Field, Fields, Integer
 from pnotify.services import Services
 from pnotify.storage import notifications as store
-
-log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 500
 CHANGES_LIMIT_DEFAULT = 500
@@ -101,7 +98,7 @@ class DeviceFeed:
         stream.hand_over = self.go_live
 
     async def events(self) -> AsyncIterator[bytes]:
-        log.info("stream opened", extra={"user_id": self.user_id, "after": self.after})
+        self._log("stream opened", {"user_id": self.user_id, "after": self.after})
         async for chunk in self._replay():
             self._last = chunk.cursor
             yield chunk.body
@@ -159,7 +156,12 @@ class DeviceFeed:
         """When the stream ends, however it ends."""
         self.services.broker.unsubscribe(self.subscription)
         closed = self.subscription.closed or CloseReason.DISCONNECTED
-        log.info("stream closed", extra={"user_id": self.user_id, "reason": closed.value})
+        self._log("stream closed", {"user_id": self.user_id, "reason": closed.value})
+
+    def _log(self, event: str, entry: dict[str, object]) -> None:
+        # A line per stream opened and closed: batched, as request lines are (logs.FrequentLines).
+        if self.services.lines is not None:
+            self.services.lines.write(__name__, event, entry)
 
     async def _replay(self) -> AsyncIterator[_Chunk]:
         reader = self.services.reader
@@ -172,18 +174,20 @@ class DeviceFeed:
             data = jsontext.compact({"cursor": current, "reason": "cursor no longer replayable"})
             head.append(sse.event(data, name="reset", event_id=current))
             after = current
-        yield _Chunk(after, b"".join(head))
+        # The head goes out with what follows it: a fresh device gets one chunk, one write.
+        pending = b"".join(head)
         last = after
         # Nothing to replay for a device that is up to date (every fresh one): no queries.
         while last < current:
             page = store.changes_after(reader, self.user_id, last, REPLAY_PAGE)
             if page:
                 last = page[-1].cursor
-                yield _Chunk(last, b"".join(change_event(change) for change in page))
+                yield _Chunk(last, pending + b"".join(change_event(change) for change in page))
+                pending = b""
             if len(page) < REPLAY_PAGE:
                 break
         ready = sse.event(jsontext.compact({"cursor": last}), name="ready", event_id=last)
-        yield _Chunk(last, ready)
+        yield _Chunk(last, pending + ready)
 
 
 class _Chunk:

@@ -230,13 +230,11 @@ def by_key(conn: apsw.Connection, user_id: str, key: str) -> Notification | None
 
 def current_cursor(conn: apsw.Connection) -> tuple[int, int]:
     """The last change cursor handed out, and the oldest one from which replay is exact."""
-    values: dict[str, int] = {
-        str(key): int(value)
-        for key, value in conn.execute(
-            "SELECT key, value FROM server_state WHERE key IN ('change_cursor', 'replayable_after')"
-        )
-    }
-    return values.get("change_cursor", 0), values.get("replayable_after", 0)
+    current, replayable_after = conn.execute(
+        "SELECT (SELECT value FROM server_state WHERE key = 'change_cursor'),"
+        " (SELECT value FROM server_state WHERE key = 'replayable_after')"
+    ).fetchone() or (None, None)
+    return int(current or 0), int(replayable_after or 0)
 
 
 def created_cursor_of(conn: apsw.Connection, user_id: str, notification_id: str) -> int | None:
