@@ -37,6 +37,9 @@ class StreamConnection(Protocol):
     def abandon(self) -> None:
         """Give up on finishing the response: close once what is written has gone out."""
 
+    def start_body(self, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
+        """Write a 200 with `headers` and `first` as the first chunk of its body, in one go."""
+
     def take_over(self, on_client_gone: Callable[[], None]) -> None:
         """Let the ASGI request end while the response goes on: the caller writes the rest with
         `write_body` and ends it with `finish` or `abandon`."""
@@ -136,9 +139,13 @@ class EventStreamResponse(Response):
             watcher = asyncio.get_running_loop().create_task(self._watch_disconnect())
         handed_over = False
         try:
-            await self._guarded(
-                send, {"type": "http.response.start", "status": 200, "headers": self.raw_headers()}
-            )
+            if self.connection is not None:  # the head and the first chunk in one write
+                self.connection.start_body(self.raw_headers(), await anext(self.content, b""))
+            else:
+                await self._guarded(
+                    send,
+                    {"type": "http.response.start", "status": 200, "headers": self.raw_headers()},
+                )
             # One message dict for every chunk (uvicorn reads it at once and keeps nothing), and
             # the send inline rather than through _guarded: under another server this loop runs
             # once per event per stream, a thousand times for one notification.

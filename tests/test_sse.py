@@ -61,6 +61,16 @@ async def test_stream_starts_with_retry_and_sends_keepalives(
         assert keepalive.name == "comment"
 
 
+async def test_head_of_the_stream_is_only_a_head(server: ServerProcess, account: Account) -> None:
+    """HEAD answers what GET would, without a body: no stream is opened behind it, so nothing
+    is ever written after the head and the connection serves the next request."""
+    async with async_client(server.url) as http:
+        head = await http.head(STREAM, headers=account.headers, timeout=5)
+        assert head.status_code == 200
+        assert head.headers["content-type"].startswith("text/event-stream")
+        assert (await http.get("/healthz", timeout=5)).status_code == 200  # the same connection
+
+
 async def test_replay_after_reconnect_with_last_event_id(
     server: ServerProcess, account: Account
 ) -> None:

@@ -209,6 +209,8 @@ class SyncHandlers:
         if header is not None and header.strip():
             given = Cursor().check("Last-Event-ID", header)
         after = resolve_cursor(given, self.services, principal.user_id)
+        if request.method == "HEAD":  # the stream's head, with no stream behind it
+            return Response(200, b"", list(sse.STREAM_HEADERS))
         connection = request.scope.get(sse.STREAM_CONNECTION)
         stream = sse.EventStreamResponse(request.receive, connection=connection)
         try:
