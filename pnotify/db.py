@@ -26,6 +26,7 @@ import apsw
 
 from pnotify import migrate
 from pnotify.changes import Change
+from pnotify.checkpoints import Checkpointer
 
 log = logging.getLogger(__name__)
 
@@ -144,6 +145,7 @@ class Writer:
         self._wakeup = asyncio.Event()
         self._conn: apsw.Connection | None = None
         self._blocking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pnotify-commit")
+        self._checkpointer = Checkpointer(lambda: connect(path, synchronous))
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.disk_full = False
@@ -158,6 +160,7 @@ class Writer:
 
     def start(self) -> None:
         self._conn = connect(self._path, self._synchronous)
+        self._checkpointer.take_over(self._conn)  # no checkpoint inside a COMMIT
         if self._before_commit is not None:
             with self._conn:
                 self._before_commit(self._conn)
@@ -185,9 +188,9 @@ class Writer:
         self._task = None
         conn, self._conn = self._conn, None
         assert conn is not None
-        await asyncio.get_running_loop().run_in_executor(
-            self._blocking, _checkpoint_and_close, conn
-        )
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._blocking, self._checkpointer.close)
+        await loop.run_in_executor(self._blocking, _checkpoint_and_close, conn)
         self._blocking.shutdown(wait=True)
 
     async def _commit_loop(self) -> None:
