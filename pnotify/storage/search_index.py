@@ -4,6 +4,11 @@ Inserts only note their rowid (see sql/0006_search_batched.sql for why); whoever
 notifications calls `index_pending` first, in the same transaction: the writer before each
 batch's COMMIT, and once at start-up for rows another program may have left pending. A search
 therefore never sees a committed notification missing from the index.
+
+Each call also does a bounded step of merging the index's segments (sql/0007_search_merging.sql
+says why). A large catch-up — rows loaded by another program — instead merges the whole index
+into one segment there and then: left as it is, its big new segments would be merged again with
+every few small ones that follow (~50 ms for one COMMIT after 100k rows, measured).
 """
 
 from __future__ import annotations
@@ -18,6 +23,14 @@ DELETE FROM notifications_fts_pending;
 """
 
 
-def index_pending(conn: apsw.Connection) -> None:
-    """Index the noted rows (one statement, so one new segment for the whole batch)."""
+_MERGE_STEP = "INSERT INTO notifications_fts (notifications_fts, rank) VALUES ('merge', 16)"
+_MERGE_ALL = "INSERT INTO notifications_fts (notifications_fts) VALUES ('optimize')"
+LARGE_CATCH_UP = 10_000  # rows: far above a write batch (db.MAX_BATCH requests)
+
+
+def index_pending(conn: apsw.Connection, large: int = LARGE_CATCH_UP) -> None:
+    """Index the noted rows (one statement, so one new segment for the whole batch), then
+    merge: a step, or everything after `large` rows or more."""
     conn.execute(_INDEX_PENDING)
+    noted = conn.changes()  # of the last statement: the DELETE of the noted rows
+    conn.execute(_MERGE_ALL if noted >= large else _MERGE_STEP)

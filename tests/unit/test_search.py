@@ -163,3 +163,35 @@ async def test_the_writer_indexes_rows_left_pending_when_it_starts(tmp_path: Pat
     await writer.close()
     assert _found(conn, user.id, "leftover") == ["Leftover"]
     conn.close()
+
+
+def _segments(conn: apsw.Connection) -> int:
+    row = conn.execute("SELECT count(DISTINCT segid) FROM notifications_fts_idx").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_segments_are_merged_a_step_at_a_time_and_after_a_large_catch_up(
+    conn: apsw.Connection,
+) -> None:
+    """A segment per batch, merged in steps (never 16 piled up and merged at once inside one
+    COMMIT); a catch-up of `large` rows or more leaves the whole index in one segment."""
+    user = users.upsert(conn, "i", "merging", "", "", login=False)
+    cursor, most = 0, 0
+    for batch in range(40):
+        with write_batch(conn, cursor) as ctx:
+            writes.create(
+                ctx, user.id, store.NewNotification(f"Batch {batch}", None, "low", None, None)
+            )
+        cursor = ctx.last_cursor
+        most = max(most, _segments(conn))
+    assert most < 8  # merged along the way (by FTS5 alone: 15, then all at once in one COMMIT)
+    with conn:  # rows another program wrote, then indexed at once
+        ctx = WriteContext(conn, cursor)
+        for _ in range(30):
+            writes.create(ctx, user.id, store.NewNotification("Loaded", None, "low", None, None))
+        search_index.index_pending(conn, large=30)
+    assert _segments(conn) == 1
+    assert len(_found(conn, user.id, "loaded")) == 30
+    assert len(_found(conn, user.id, "batch")) == 40
+    _index_is_consistent(conn)
