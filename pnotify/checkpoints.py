@@ -42,9 +42,13 @@ class Checkpointer:
         self.checkpoints_total = 0
 
     def take_over(self, writer: apsw.Connection) -> None:
-        """Checkpoint for `writer` from now on (a WAL hook replaces its automatic checkpoint)."""
+        """Checkpoint for `writer` from now on (a WAL hook replaces its automatic checkpoint).
+        Our connection is opened here, so that a database it cannot open fails the start."""
+        conn = self._connect()
         writer.set_wal_hook(self._committed)
-        self._thread = threading.Thread(target=self._run, name="pnotify-checkpoint", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(conn,), name="pnotify-checkpoint", daemon=True
+        )
         self._thread.start()
 
     def close(self) -> None:
@@ -62,8 +66,7 @@ class Checkpointer:
             self._due.set()
         return apsw.SQLITE_OK
 
-    def _run(self) -> None:
-        conn = self._connect()
+    def _run(self, conn: apsw.Connection) -> None:
         try:
             while True:
                 self._due.wait()
