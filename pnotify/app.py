@@ -15,7 +15,7 @@ import time
 
 import apsw
 
-from pnotify import db
+from pnotify import db, read_limit
 from pnotify.auth.access import AccessControl, SignInRequired
 from pnotify.auth.bearer import TokenAuthenticator
 from pnotify.auth.oidc import OIDCClient
@@ -109,7 +109,7 @@ class App:
     def _open_services(self) -> Services:
         settings = self.settings
         reader = db.open_and_migrate(settings.database_path, settings.synchronous)
-        db.limit_read_time(reader, settings.read_time_limit_ms)
+        read_limit.limit_read_time(reader, settings.read_time_limit_ms)
         broker = Broker(
             settings.sse_keepalive_seconds, settings.sse_queue_limit, settings.sse_streams_per_token
         )
@@ -125,6 +125,7 @@ class App:
             on_commit=on_commit,
             observe_commit=metrics.commit_seconds.observe,
             before_commit=search_index.index_pending,
+            with_commit=search_index.merge_step,
         )
         writer.start()
         broker.start()
@@ -191,7 +192,7 @@ class App:
                 )
             )
         except apsw.InterruptError:
-            # Cut by the read time limit (db.limit_read_time): the loop is not held hostage.
+            # Cut by the read time limit (read_limit.limit_read_time): the loop is not held hostage.
             log.warning("read cut at the time limit", extra={"request_id": request_id})
             response = Response.error(
                 ServiceUnavailable("the database took too long to answer; try again shortly")

@@ -1,4 +1,4 @@
-"""SQLite through APSW: connection set-up, the group-commit writer, and reads.
+"""SQLite through APSW: connection set-up and the group-commit writer (reads: read_limit.py).
 
 Why the writer is shaped this way (measured on these 2-core machines): SQLite takes one writer
 at a time and an fsync costs ~0.4 ms, so requests that arrive together share one transaction
@@ -68,32 +68,6 @@ def connect(path: Path, synchronous: str = "FULL", *, readonly: bool = False) ->
     return conn
 
 
-# The progress handler runs every this many SQLite VM steps: a few microseconds apart.
-PROGRESS_STEPS = 1_000
-
-
-def limit_read_time(conn: apsw.Connection, milliseconds: float) -> None:
-    """Interrupt any statement on `conn` that runs longer than `milliseconds`.
-
-    Reads run inline on the event loop (measured fastest), so a slow one would hold every
-    request and stream hostage. As datasette's `sqlite_timelimit` does, a progress handler
-    checks the clock; the exec tracer notes when each statement starts (~0.4 µs a statement).
-    A cut statement raises `apsw.InterruptError`, which the app answers with a 503.
-    """
-    limit = milliseconds / 1000
-    started = [time.monotonic()]
-
-    def statement_started(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
-        started[0] = time.monotonic()
-        return True  # go ahead with the statement
-
-    def too_long() -> bool:
-        return time.monotonic() - started[0] > limit
-
-    conn.exec_trace = statement_started
-    conn.set_progress_handler(too_long, PROGRESS_STEPS)
-
-
 def open_and_migrate(path: Path, synchronous: str = "FULL") -> apsw.Connection:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -133,11 +107,15 @@ class Writer:
         on_commit: Callable[[list[Change]], None] | None = None,
         observe_commit: Callable[[float], None] | None = None,
         before_commit: Callable[[apsw.Connection], None] | None = None,
+        with_commit: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
         """`before_commit` runs in every batch's transaction just before COMMIT, and once at
-        start (in a transaction of its own); `on_commit` gets each batch's committed changes."""
+        start (in a transaction of its own); `with_commit` too, but in the helper thread with
+        the COMMIT, for work that may take a while (the loop carries on meanwhile);
+        `on_commit` gets each batch's committed changes."""
         self._path = path
         self._before_commit = before_commit
+        self._with_commit = with_commit
         self._observe_commit = observe_commit
         self._synchronous = synchronous
         self._on_commit = on_commit
@@ -242,7 +220,7 @@ class Writer:
                     )
                 if self._before_commit is not None:
                     self._before_commit(conn)
-                await loop.run_in_executor(self._blocking, conn.execute, "COMMIT")
+                await loop.run_in_executor(self._blocking, self._commit, conn)
             except BaseException:
                 if not conn.get_autocommit():
                     with contextlib.suppress(apsw.Error):
@@ -255,6 +233,11 @@ class Writer:
                 log.exception("write batch of %d failed", len(batch))
             return [(job, False, error) for job in batch], []
         return outcomes, context.events
+
+    def _commit(self, conn: apsw.Connection) -> None:
+        if self._with_commit is not None:
+            self._with_commit(conn)
+        conn.execute("COMMIT")
 
     async def _begin(self, loop: asyncio.AbstractEventLoop, conn: apsw.Connection) -> None:
         """Take the write lock: inline when it is free (the usual case), else wait in a thread."""

@@ -5,10 +5,11 @@ notifications calls `index_pending` first, in the same transaction: the writer b
 batch's COMMIT, and once at start-up for rows another program may have left pending. A search
 therefore never sees a committed notification missing from the index.
 
-Each call also does a bounded step of merging the index's segments (sql/0007_search_merging.sql
-says why). A large catch-up — rows loaded by another program — instead merges the whole index
-into one segment there and then: left as it is, its big new segments would be merged again with
-every few small ones that follow (~50 ms for one COMMIT after 100k rows, measured).
+Every batch also takes a bounded step of merging the index's segments (`merge_step`, in the
+writer's helper thread with the COMMIT; sql/0007_search_merging.sql says why). A large catch-up
+— rows loaded by another program — instead merges the whole index into one segment there and
+then: left as it is, its big new segments would be merged again with every few small ones that
+follow (~50 ms for one COMMIT after 100k rows, measured).
 """
 
 from __future__ import annotations
@@ -29,8 +30,13 @@ LARGE_CATCH_UP = 10_000  # rows: far above a write batch (db.MAX_BATCH requests)
 
 
 def index_pending(conn: apsw.Connection, large: int = LARGE_CATCH_UP) -> None:
-    """Index the noted rows (one statement, so one new segment for the whole batch), then
-    merge: a step, or everything after `large` rows or more."""
+    """Index the noted rows (one statement, so one new segment for the whole batch); after
+    `large` rows or more, merge the whole index."""
     conn.execute(_INDEX_PENDING)
-    noted = conn.changes()  # of the last statement: the DELETE of the noted rows
-    conn.execute(_MERGE_ALL if noted >= large else _MERGE_STEP)
+    if conn.changes() >= large:  # of the last statement: the DELETE of the noted rows
+        conn.execute(_MERGE_ALL)
+
+
+def merge_step(conn: apsw.Connection) -> None:
+    """A bounded step of merging (~16 pages), where a level holds 4 segments or more."""
+    conn.execute(_MERGE_STEP)

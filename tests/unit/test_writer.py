@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import apsw
 import pytest
 
-from pnotify import db
+from pnotify import db, read_limit
 from pnotify.changes import Change
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
@@ -93,6 +94,28 @@ async def test_run_answers_after_commit(database: Path, user_id: str) -> None:
         await writer.close()
 
 
+async def test_work_with_the_commit_runs_in_its_transaction_off_the_loop(
+    database: Path, user_id: str
+) -> None:
+    """`with_commit` (the search index's merging) may take a while: it runs in the helper
+    thread, inside the batch's transaction, while the event loop carries on."""
+    seen: list[tuple[bool, bool, int]] = []
+
+    def work(conn: apsw.Connection) -> None:
+        pending = conn.execute("SELECT count(*) FROM notifications").fetchone()
+        off_loop = threading.current_thread() is not loop_thread
+        seen.append((off_loop, conn.get_autocommit(), pending[0] if pending else -1))
+
+    loop_thread = threading.current_thread()
+    writer = db.Writer(database, "FULL", with_commit=work)
+    writer.start()
+    try:
+        await writer.run(lambda ctx: writes.create(ctx, user_id, NEW))
+    finally:
+        await writer.close()
+    assert seen == [(True, False, 1)]  # off the loop, in the transaction, which holds the row
+
+
 async def test_a_closed_writer_refuses_work(database: Path) -> None:
     writer = db.Writer(database, "NORMAL")
     writer.start()
@@ -103,7 +126,7 @@ async def test_a_closed_writer_refuses_work(database: Path) -> None:
 
 def test_read_time_limit_interrupts_a_long_statement(tmp_path: Path) -> None:
     conn = db.connect(tmp_path / "r.db")
-    db.limit_read_time(conn, 20)
+    read_limit.limit_read_time(conn, 20)
     endless = (
         "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM r) "
         "SELECT count(*) FROM (SELECT x FROM r LIMIT 1000000000)"
