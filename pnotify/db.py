@@ -5,8 +5,9 @@ at a time and an fsync costs ~0.4 ms, so requests that arrive together share one
 (group commit) and each is answered only after its own COMMIT. The statements themselves are
 short (~25 µs) and run on the event loop's thread: a dedicated writer thread was tried first and
 spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. Only the
-calls that can block — BEGIN IMMEDIATE (another process may hold the lock) and COMMIT (fsync) —
-go to a single helper thread, once per batch. The connection is never used by two threads at
+calls that can block — BEGIN IMMEDIATE (another process may hold the lock) and COMMIT (fsync,
+with any `with_commit` work) — go to a single helper thread, once per batch; checkpoints run on
+a thread of their own (checkpoints.py). The connection is never used by two threads at
 once: the loop does not touch it while the helper thread has it.
 """
 
@@ -110,9 +111,9 @@ class Writer:
         with_commit: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
         """`before_commit` runs in every batch's transaction just before COMMIT, and once at
-        start (in a transaction of its own); `with_commit` too, but in the helper thread with
-        the COMMIT, for work that may take a while (the loop carries on meanwhile);
-        `on_commit` gets each batch's committed changes."""
+        start (in a transaction of its own); `with_commit` runs in every batch's transaction
+        after it, in the helper thread with the COMMIT, for work that may take a while (the
+        loop carries on meanwhile); `on_commit` gets each batch's committed changes."""
         self._path = path
         self._before_commit = before_commit
         self._with_commit = with_commit
