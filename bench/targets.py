@@ -167,8 +167,8 @@ class Ours(Target):
             )
             search_index.index_pending(conn)
         # Leave the database as a loader alone would on closing: its ~100 MB of WAL copied into
-        # the database. Left to the server, that copy made the first measured POST wait ~45 ms
-        # while it ran, an artefact of loading behind a running server's back.
+        # the database, rather than left for the server to copy while it is being measured (an
+        # artefact of loading behind a running server's back).
         conn.pragma("wal_checkpoint", "TRUNCATE")
         since: str = store.Notification.to_json(created[0])["created_at"]
         return since
