@@ -86,9 +86,8 @@ class Subscription:
         self._wake()
 
     def ping(self) -> None:
-        if self._deliver is not None:
-            if self.closed is None:
-                self._deliver([])
+        if self._deliver is not None:  # set only while open
+            self._deliver([])
             return
         self._ping_due = True
         self._wake()
@@ -97,6 +96,8 @@ class Subscription:
         """From now on hand each change to `deliver` as it is pushed (a keepalive as []),
         instead of queueing it for `drain()`; what is queued goes first. `drain()` then only
         waits for the close. `deliver` may close the subscription (a client too slow)."""
+        if self.closed is not None:
+            return
         queued, self._events = self._events, []
         self._ping_due = False
         self._deliver = deliver

@@ -138,7 +138,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._lost or self.transport.is_closing():
             return 0
         # writelines keeps a reference to `data`, shared by every stream it goes to, no copy.
-        self.transport.writelines((b"%x\r\n" % len(data), data, b"\r\n"))
+        self.transport.writelines(_chunk(data))
         return self.transport.get_write_buffer_size()
 
     def start_body(self, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
@@ -155,14 +155,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             parts.append(b"connection: close\r\n")
         parts.append(b"transfer-encoding: chunked\r\n\r\n")
         if first:  # an empty chunk would end the body
-            parts += (b"%x\r\n" % len(first), first, b"\r\n")
+            parts += _chunk(first)
         self.transport.write(b"".join(parts))
 
     def take_over(self, on_client_gone: Callable[[], None]) -> None:
         """The started response goes on outside ASGI: the app may return, and uvicorn's request
         (its task, cycle, scope and parser) is let go. The caller writes the rest of the body
-        with `write_body` and ends it with `finish` or `abandon`; `on_client_gone` runs once
-        the client leaves. What the client sends from now on is ignored."""
+        with `write_body` and ends it with `finish`; `on_client_gone` runs once the client
+        leaves. What the client sends from now on is ignored."""
         if self.cycle is not None:
             self.cycle.response_complete = True  # nothing for uvicorn to finish or report
         self._handed_over = True
@@ -173,10 +173,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.on_disconnect(on_client_gone)
 
     def finish(self) -> None:
-        """End a taken-over response: its last chunk, then close once it has gone out."""
-        if not self._lost and not self.transport.is_closing():
+        """End a taken-over response: its last chunk, then close once it has gone out. A client
+        that stopped reading gets no last chunk (it would only wait behind the rest)."""
+        if self._lost or self.transport.is_closing():
+            return
+        if not self.backed_up:
             self.transport.write(b"0\r\n\r\n")
-            self.transport.close()
+        self.transport.close()
 
     @property
     def backed_up(self) -> bool:
@@ -301,6 +304,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def _chunk(data: bytes) -> tuple[bytes, bytes, bytes]:
+    """`data` framed as one chunk of a chunked body."""
+    return b"%x\r\n" % len(data), data, b"\r\n"
 
 
 def protocol_class(limits: ConnectionLimits) -> type[GuardedHttpProtocol]:

@@ -45,7 +45,8 @@ class StreamConnection(Protocol):
         `write_body` and ends it with `finish` or `abandon`."""
 
     def finish(self) -> None:
-        """End a taken-over response's body and close the connection."""
+        """End a taken-over response's body and close the connection (at once, without the
+        body's end, if the client has stopped reading)."""
 
 
 STREAM_HEADERS = (
@@ -158,8 +159,7 @@ class EventStreamResponse(Response):
                 finally:
                     self._sending = False
             if self.connection is not None and self.hand_over is not None:
-                self.connection.on_disconnect(None)  # whoever takes over listens from now on
-                handed_over = self.hand_over()
+                handed_over = self.hand_over()  # its take_over() listens for the client now
         except asyncio.CancelledError:
             assert self._task is not None
             if not self._cancelled_here or self._task.uncancel() > 0:

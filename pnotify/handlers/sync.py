@@ -146,10 +146,7 @@ class DeviceFeed:
             self._interrupt()  # the response ends the stream, and calls close()
             return
         assert self.connection is not None
-        if self.connection.backed_up:
-            self.connection.abandon()  # the end would wait on a client that stopped reading
-        else:
-            self.connection.finish()
+        self.connection.finish()
         self.close()
 
     def close(self) -> None:
