@@ -3,8 +3,11 @@ open them, the server's CPU per delivered event, and memory per idle stream — 
 priority-notify, the raw ASGI+APSW yardstick and the seed stack, interleaved over rounds.
 Then priority-notify alone holds 10,000 idle streams and is stopped with them open.
 
-The subscribers are raw asyncio sockets in this process (uvloop), so the harness's own CPU
-shares the machine, as it did in the baseline measurements.
+The subscribers are raw asyncio sockets in this process (uvloop). For the fan-out table this
+process keeps one core to itself and the servers get the others, every server alike, as when
+the subscribers are phones elsewhere: left to itself, the kernel woke the harness on the server's
+core in the middle of a fan-out (measured: pauses of 1 to 4 ms inside the server's loop while the
+other core sat idle), which measured the scheduler more than the servers.
 """
 
 from __future__ import annotations
@@ -237,11 +240,26 @@ def _started(kind: Callable[[Path], Target], workdir: Path) -> Target:
     return kind(workdir)
 
 
+def _separate_cores(server_pids: list[int]) -> Callable[[], None]:
+    """This process on the last core, the servers (every thread) on the others; returns the
+    undo for this process. Threads a server starts later inherit its cores."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2:
+        return lambda: None  # one core: nothing to separate
+    for pid in server_pids:
+        for thread in os.listdir(f"/proc/{pid}/task"):
+            os.sched_setaffinity(int(thread), cores[:-1])
+    os.sched_setaffinity(0, cores[-1:])
+    return lambda: os.sched_setaffinity(0, cores)
+
+
 def fan_out_table(workdir: Path, counts: list[int], rounds: int, alone: bool) -> None:
     targets: list[Target] = []
+    restore_cores: Callable[[], None] | None = None
     try:
         for number, kind in enumerate(KINDS[:2] if alone else KINDS):
             targets.append(_started(kind, workdir / f"fan-out-{number}"))
+        restore_cores = _separate_cores([target.pid for target in targets])
         results: dict[tuple[str, int], list[dict[str, float]]] = {}
         for round_number in range(rounds):
             order = targets if round_number % 2 == 0 else targets[::-1]
@@ -258,6 +276,8 @@ def fan_out_table(workdir: Path, counts: list[int], rounds: int, alone: bool) ->
                         flush=True,
                     )
     finally:
+        if restore_cores is not None:
+            restore_cores()
         for target in targets:
             target.stop()
     print("| subscribers | server | open all (s) | p50 ms | p99 ms | lost | CPU µs/event |")
