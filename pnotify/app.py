@@ -202,7 +202,7 @@ class App:
             log.exception("unhandled error", extra={"request_id": request_id, "path": request.path})
             response = Response.error(HTTPError(f"internal server error (request id {request_id})"))
         self._headers.finish(request, response, request_id)
-        await response.send(send)
+        await response.send(send, request.scope)
         self._record(request, response, request_id, time.perf_counter() - started)
 
     async def _respond(self, request: Request) -> Response:

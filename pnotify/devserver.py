@@ -5,7 +5,8 @@ from __future__ import annotations
 from pnotify import logs
 from pnotify.app import App, create_app
 from pnotify.config import load_settings
-from pnotify.protocol import ConnectionLimits, protocol_class
+from pnotify.connections import ConnectionLimits
+from pnotify.protocol import protocol_class
 
 # `--http pnotify.devserver:HttpProtocol`: our connection limits and stream writes, as served.
 HttpProtocol = protocol_class(ConnectionLimits())

@@ -6,7 +6,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import parse_qsl
 
 from pnotify import errors, jsontext
@@ -21,6 +21,19 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 MAX_BODY_BYTES = 256 * 1024
+
+# The scope key under which our HTTP protocol (protocol.py) offers itself beyond ASGI: to write
+# a whole response at once (WholeResponses), and to a streaming response (sse.StreamConnection).
+# Absent under another server (`make dev`'s plain uvicorn): then ASGI `send()` it is.
+CONNECTION = "pnotify.connection"
+
+
+class WholeResponses(Protocol):
+    def respond(
+        self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bool:
+        """Write the request's whole response, head and body, in one write; False when this
+        request's response cannot be written so (then it goes through ASGI `send()`)."""
 
 
 class HTTPError(Exception):
@@ -272,9 +285,15 @@ class Response:
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
 
-    async def send(self, send: Send) -> None:
+    async def send(self, send: Send, scope: Scope | None = None) -> None:
+        """Send it: in one write when the request's `scope` offers our protocol's."""
         headers = self.raw_headers()
         if self.status not in (204, 304):
             headers.append((b"content-length", str(len(self.body)).encode()))
+        body = self.body if self.status != 204 else b""
+        if scope is not None:
+            connection: WholeResponses | None = scope.get(CONNECTION)
+            if connection is not None and connection.respond(scope, self.status, headers, body):
+                return
         await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": self.body if self.status != 204 else b""})
+        await send({"type": "http.response.body", "body": body})

@@ -15,68 +15,36 @@ sockets used up the descriptors and /healthz stopped answering). Here:
 - at shutdown, a request whose body is still arriving is cut at once instead of holding the
   server for the whole graceful timeout.
 
-It also offers itself to a streaming response (`sse.StreamConnection`, in the scope): it says
-when the client is gone, so that an idle event stream needs no task waiting on `receive()` to
-learn it; it writes an event into the body at once, so that a notification reaches a thousand
-streams from one loop over them rather than by waking a thousand tasks; and it takes a response
-over from ASGI, so that an idle stream holds no request (task, frames, scope, buffers): only
-this connection and its subscription.
+It writes a whole response, head and body, in one write (uvicorn's `send()` makes two system
+calls of it, and wakes the client twice). It also offers itself to a streaming response
+(`sse.StreamConnection`, in the scope): it says when the client is gone, so that an idle event
+stream needs no task waiting on `receive()` to learn it; it writes an event into the body at
+once, so that a notification reaches a thousand streams from one loop over them rather than by
+waking a thousand tasks; and it takes a response over from ASGI, so that an idle stream holds
+no request (task, frames, scope, buffers): only this connection and its subscription.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import (
+    HEADER_RE,
+    HEADER_VALUE_RE,
+    STATUS_LINE,
+    HttpToolsProtocol,
+    RequestResponseCycle,
+)
 
-from pnotify.sse import STREAM_CONNECTION
+from pnotify.connections import ConnectionLimits, ConnectionRegistry
+from pnotify.http import CONNECTION, Scope
+
+# The scope key of the request's own cycle: with pipelining, `self.cycle` is the newest request's.
+_CYCLE = "pnotify.cycle"
 
 LINGER_SECONDS = 2.0
-
-
-@dataclass(frozen=True)
-class ConnectionLimits:
-    head_timeout: float = 10.0
-    head_max_bytes: int = 64 * 1024
-    body_timeout: float = 30.0
-    max_connections: int = 10_000
-
-
-class ConnectionRegistry:
-    """The open connections of one server, and which of them wait for a request head."""
-
-    def __init__(self, limits: ConnectionLimits) -> None:
-        self.limits = limits
-        self.open: set[GuardedHttpProtocol] = set()
-        self.waiting: OrderedDict[GuardedHttpProtocol, None] = OrderedDict()  # oldest first
-        self.evicted_total = 0
-        self.refused_total = 0
-
-    def admit(self, connection: GuardedHttpProtocol) -> bool:
-        if len(self.open) >= self.limits.max_connections:
-            if not self.waiting:
-                self.refused_total += 1
-                return False
-            oldest, _ = self.waiting.popitem(last=False)
-            self.evicted_total += 1
-            oldest.close_now()
-            self.open.discard(oldest)
-        self.open.add(connection)
-        return True
-
-    def waiting_for_head(self, connection: GuardedHttpProtocol, waiting: bool) -> None:
-        if waiting:
-            self.waiting[connection] = None
-        else:
-            self.waiting.pop(connection, None)
-
-    def forget(self, connection: GuardedHttpProtocol) -> None:
-        self.open.discard(connection)
-        self.waiting.pop(connection, None)
 
 
 class GuardedHttpProtocol(HttpToolsProtocol):
@@ -140,6 +108,40 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         # writelines keeps a reference to `data`, shared by every stream it goes to, no copy.
         self.transport.writelines(_chunk(data))
         return self.transport.get_write_buffer_size()
+
+    def respond(
+        self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bool:
+        """The whole response in one write, doing for the request's cycle what uvicorn's
+        `send()` does for a head and a body (`headers` include the content-length)."""
+        cycle: RequestResponseCycle | None = scope.get(_CYCLE)
+        if cycle is None or cycle.response_started:
+            return False
+        if cycle.disconnected:
+            return True  # as send() does: nobody to write to
+        # uvicorn's checks, one search for all names and one for all values: no response
+        # splitting by a value with a line break (a redirect's decoded path, say).
+        if HEADER_RE.search(b"".join(name for name, _ in headers)) or HEADER_VALUE_RE.search(
+            b"\t".join(value for _, value in headers)
+        ):
+            raise RuntimeError("Invalid HTTP header name or value.")
+        cycle.response_started = True
+        cycle.waiting_for_100_continue = False
+        parts = [STATUS_LINE[status]]
+        for name, value in (*cycle.default_headers, *headers):
+            parts += (name, b": ", value, b"\r\n")
+        if not cycle.keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        if scope["method"] != "HEAD":
+            parts.append(body)
+        self.transport.write(b"".join(parts))
+        cycle.response_complete = True
+        cycle.message_event.set()
+        if not cycle.keep_alive:
+            self.transport.close()
+        cycle.on_response()
+        return True
 
     def start_body(self, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
         """A 200's head and the first chunk of its chunked body in one write (uvicorn's `send()`
@@ -224,13 +226,15 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self.scope[STREAM_CONNECTION] = self  # type: ignore[literal-required]
+        self.scope[CONNECTION] = self  # type: ignore[literal-required]
 
     def on_headers_complete(self) -> None:
         self._in_head = False
         self.registry.waiting_for_head(self, False)
         self._stop_timer()
         super().on_headers_complete()
+        if self.cycle is not None and self.cycle.scope is self.scope:  # not an upgrade
+            self.scope[_CYCLE] = self.cycle  # type: ignore[literal-required]
         if self._has_body():
             self._body_pending = True
             self._start_timer(self.registry.limits.body_timeout, self._body_too_slow)

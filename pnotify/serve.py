@@ -25,7 +25,8 @@ import uvicorn
 
 from pnotify import backup, db
 from pnotify.config import Settings, with_bound_port
-from pnotify.protocol import ConnectionLimits, protocol_class
+from pnotify.connections import ConnectionLimits
+from pnotify.protocol import protocol_class
 
 log = logging.getLogger("pnotify")
 

@@ -13,15 +13,12 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from pnotify.http import Message, Receive, Response, Send
-
-# The scope key under which our HTTP protocol (protocol.py) offers itself to a streaming
-# response as a StreamConnection. Absent under another server (`make dev`'s plain uvicorn).
-STREAM_CONNECTION = "pnotify.connection"
+from pnotify.http import Message, Receive, Response, Scope, Send
 
 
 class StreamConnection(Protocol):
-    """What our HTTP protocol offers a streaming response beyond ASGI."""
+    """What our HTTP protocol offers a streaming response beyond ASGI (under the scope's
+    `http.CONNECTION`)."""
 
     def on_disconnect(self, callback: Callable[[], None] | None) -> None:
         """Run `callback` once the client is gone (at once if it is); None forgets it."""
@@ -130,7 +127,8 @@ class EventStreamResponse(Response):
             self._cancelled_here = True
             self._task.cancel()
 
-    async def send(self, send: Send) -> None:
+    async def send(self, send: Send, scope: Scope | None = None) -> None:
+        """Run the stream (`scope` is not needed: the connection was given at creation)."""
         assert self.content is not None, "an event stream needs its content"
         self._task = asyncio.current_task()
         watcher: asyncio.Task[None] | None = None

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+import socket
+
 import httpx
 import pytest
 
-from tests.serverproc import Account
+from tests.serverproc import Account, ServerProcess
 
 ALLOWED_ORIGIN = "https://app.example.test"
 
@@ -144,3 +147,80 @@ def test_static_paths_cannot_leave_the_folder(client: httpx.Client, path: str) -
     response = client.get(path)
     assert response.status_code == 404
     assert b"import" not in response.content and b"root:" not in response.content
+
+
+# --- on the wire: the server writes each answer itself (protocol.py), so check the bytes -----
+
+
+def _send_and_read(server: ServerProcess, requests: list[bytes], methods: list[str]) -> bytes:
+    """Send the requests in one write (pipelined), read back one answer per request."""
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"".join(requests))
+        received = b""
+        answers = 0
+        position = 0
+        while answers < len(methods):
+            end = received.find(b"\r\n\r\n", position)
+            if end < 0:
+                chunk = sock.recv(65536)
+                assert chunk, f"connection closed after {answers} answers: {received!r}"
+                received += chunk
+                continue
+            head = received[position:end].lower()
+            length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+            body_end = end + 4 + (0 if methods[answers] == "HEAD" else length)
+            while len(received) < body_end:
+                received += sock.recv(65536)
+            position = body_end
+            answers += 1
+        return received
+
+
+def _request(method: str, path: str, server: ServerProcess, token: str = "") -> bytes:
+    host = server.url.removeprefix("http://")
+    authorization = f"Authorization: Bearer {token}\r\n" if token else ""
+    return f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{authorization}\r\n".encode()
+
+
+def test_pipelined_requests_get_their_own_answers_in_order(
+    server: ServerProcess, account: Account
+) -> None:
+    wire = _send_and_read(
+        server,
+        [
+            _request("GET", "/healthz", server),
+            _request("GET", "/api/notifications/?limit=1", server, account.token),
+            _request("GET", "/api/nothing-here", server),
+        ],
+        ["GET", "GET", "GET"],
+    )
+    statuses = re.findall(rb"HTTP/1\.1 (\d{3}) ", wire)
+    assert statuses == [b"200", b"200", b"404"]
+    assert wire.index(b'"status":"ok"') < wire.index(b'"items":[') < wire.index(b'"not_found"')
+
+
+def test_head_sends_the_headers_and_no_body(server: ServerProcess, account: Account) -> None:
+    wire = _send_and_read(
+        server,
+        [
+            _request("HEAD", "/api/notifications/", server, account.token),
+            _request("GET", "/healthz", server),
+        ],
+        ["HEAD", "GET"],
+    )
+    head, after = wire.split(b"\r\n\r\n", 1)
+    assert b"content-length: 0" not in head.lower()
+    assert after.startswith(b"HTTP/1.1 200 OK\r\n")  # the next answer, with nothing between
+
+
+def test_an_http_1_0_request_is_answered_and_closed(server: ServerProcess) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.0\r\nHost: " + f"{host}:{port}".encode() + b"\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):  # ends when the server closes
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 200 OK\r\n")
+    assert b"\r\nconnection: close\r\n" in received
+    assert b'"status":"ok"' in received.split(b"\r\n\r\n", 1)[1]

@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from pnotify import jsontext, sse
 from pnotify.broker import CloseReason, StreamLimitReached, Subscription
 from pnotify.changes import Change
-from pnotify.http import Request, Response, TooManyRequests
+from pnotify.http import CONNECTION, Request, Response, TooManyRequests
 from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import Cursor, Field, Fields, Integer
 from pnotify.services import Services
@@ -208,7 +208,7 @@ class SyncHandlers:
         after = resolve_cursor(given, self.services, principal.user_id)
         if request.method == "HEAD":  # the stream's head, with no stream behind it
             return Response(200, b"", list(sse.STREAM_HEADERS))
-        connection = request.scope.get(sse.STREAM_CONNECTION)
+        connection = request.scope.get(CONNECTION)
         stream = sse.EventStreamResponse(request.receive, connection=connection)
         try:
             # Subscribe before the backlog is read (in the feed): no gaps.
