@@ -150,10 +150,7 @@ class Route:
         }
 
     def url(self, params: dict[str, str]) -> str:
-        def substitute(found: re.Match[str]) -> str:
-            return params[found.group(1)]
-
-        path = _PARAM.sub(substitute, self.pattern)
+        path = self.template.format_map(params)  # the template is the pattern, types left out
         if self.match(path) != {k: v for k, v in params.items() if k in self.convertors}:
             raise ValueError(f"{params} do not fit {self.pattern}")
         return path

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import apsw
 
@@ -140,9 +140,22 @@ def create(
     return new
 
 
-def by_lookup_id(conn: apsw.Connection, lookup_id: str) -> ClientToken | None:
-    row = conn.execute(_SELECT + " WHERE lookup_id = ?", (lookup_id,)).fetchone()
-    return _token(row) if row else None
+class Credentials(NamedTuple):
+    """What checking a presented token needs, and no more: read on every request."""
+
+    id: str
+    user_id: str
+    token_hash: str
+    scope: str
+    expires_at: int | None
+
+
+def credentials(conn: apsw.Connection, lookup_id: str) -> Credentials | None:
+    row = conn.execute(
+        "SELECT id, user_id, token_hash, scope, expires_at FROM client_tokens WHERE lookup_id = ?",
+        (lookup_id,),
+    ).fetchone()
+    return Credentials(*row) if row else None
 
 
 def list_for_user(conn: apsw.Connection, user_id: str) -> list[ClientToken]:
