@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import os
 import random
 import shutil
 import sys
@@ -110,6 +111,8 @@ def main() -> int:
         data = Path(temp) / "data"
         data.mkdir()
         shutil.copyfile(source, data / "priority_notify.db")
+        # The copy's ~800 MB of dirty pages would otherwise be written back during the loads.
+        os.sync()
         conn = db.connect(data / "priority_notify.db")
         user = users.upsert(conn, "local", "scale", "", "scale", login=False)
         token = create_account(conn, "scale-reader", user_id=user.id).token
