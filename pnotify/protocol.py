@@ -27,6 +27,7 @@ no request (task, frames, scope, buffers): only this connection and its subscrip
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Callable
 from typing import Any, ClassVar
 
@@ -41,7 +42,9 @@ from uvicorn.protocols.http.httptools_impl import (
 from pnotify.connections import ConnectionLimits, ConnectionRegistry
 from pnotify.http import CONNECTION, Scope
 
-# The scope key of the request's own cycle: with pipelining, `self.cycle` is the newest request's.
+# The scope key of a request's own cycle (a weak reference: the cycle holds the scope, and a
+# cycle of references per request leaves every request to the garbage collector: measured, POST
+# p99 45-55 against 18-48 ms). With pipelining, `self.cycle` is the newest request's.
 _CYCLE = "pnotify.cycle"
 
 LINGER_SECONDS = 2.0
@@ -114,7 +117,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     ) -> bool:
         """The whole response in one write, doing for the request's cycle what uvicorn's
         `send()` does for a head and a body (`headers` include the content-length)."""
-        cycle: RequestResponseCycle | None = scope.get(_CYCLE)
+        own = scope.get(_CYCLE)
+        cycle: RequestResponseCycle | None = own() if own is not None else None
         if cycle is None or cycle.response_started:
             return False
         if cycle.disconnected:
@@ -143,11 +147,19 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         cycle.on_response()
         return True
 
-    def start_body(self, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
+    def start_body(self, scope: Scope, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
         """A 200's head and the first chunk of its chunked body in one write (uvicorn's `send()`
         makes them two: two system calls, and two wake-ups of the client). Our own headers only,
-        so they need no checking; uvicorn's defaults (`date`) as its `send()` adds them."""
-        cycle = self.cycle
+        so they need no checking; uvicorn's defaults (`date`) as its `send()` adds them.
+
+        A request the client pipelined behind the stream is dropped: it could only be answered
+        once the stream ends (uvicorn would otherwise have taken it for the current request)."""
+        own = scope.get(_CYCLE)
+        cycle: RequestResponseCycle = (own() if own is not None else None) or self.cycle
+        if cycle is not self.cycle:
+            self.pipeline.clear()
+            self.cycle = cycle
+            self.flow.resume_reading()  # paused for the pipelined request; a disconnect must show
         cycle.response_started = True
         cycle.chunked_encoding = True
         parts = [STATUS_LINE[200]]
@@ -234,7 +246,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self._stop_timer()
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.scope is self.scope:  # not an upgrade
-            self.scope[_CYCLE] = self.cycle  # type: ignore[literal-required]
+            self.scope[_CYCLE] = weakref.ref(self.cycle)  # type: ignore[literal-required]
         if self._has_body():
             self._body_pending = True
             self._start_timer(self.registry.limits.body_timeout, self._body_too_slow)

@@ -34,8 +34,9 @@ class StreamConnection(Protocol):
     def abandon(self) -> None:
         """Give up on finishing the response: close once what is written has gone out."""
 
-    def start_body(self, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
-        """Write a 200 with `headers` and `first` as the first chunk of its body, in one go."""
+    def start_body(self, scope: Scope, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
+        """Write a 200 with `headers` and `first` as the first chunk of its body, in one go, as
+        the answer to the request of `scope`."""
 
     def take_over(self, on_client_gone: Callable[[], None]) -> None:
         """Let the ASGI request end while the response goes on: the caller writes the rest with
@@ -128,7 +129,7 @@ class EventStreamResponse(Response):
             self._task.cancel()
 
     async def send(self, send: Send, scope: Scope | None = None) -> None:
-        """Run the stream (`scope` is not needed: the connection was given at creation)."""
+        """Run the stream; under our protocol, `scope` says which request it answers."""
         assert self.content is not None, "an event stream needs its content"
         self._task = asyncio.current_task()
         watcher: asyncio.Task[None] | None = None
@@ -139,7 +140,8 @@ class EventStreamResponse(Response):
         handed_over = False
         try:
             if self.connection is not None:  # the head and the first chunk in one write
-                self.connection.start_body(self.raw_headers(), await anext(self.content, b""))
+                first = await anext(self.content, b"")
+                self.connection.start_body(scope or {}, self.raw_headers(), first)
             else:
                 await self._guarded(
                     send,
