@@ -286,7 +286,7 @@ class Response:
         return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
 
     async def send(self, send: Send, scope: Scope | None = None) -> None:
-        """Send it: in one write when the request's `scope` offers our protocol's."""
+        """Send it: head and body in one write when the request's `scope` offers our protocol."""
         headers = self.raw_headers()
         if self.status not in (204, 304):
             headers.append((b"content-length", str(len(self.body)).encode()))

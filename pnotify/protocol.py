@@ -123,8 +123,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             return False
         if cycle.disconnected:
             return True  # as send() does: nobody to write to
-        # uvicorn's checks, one search for all names and one for all values: no response
-        # splitting by a value with a line break (a redirect's decoded path, say).
+        # uvicorn's checks, one search for all names and one for all values: no value that came
+        # from a request can split the response with a line break.
         if HEADER_RE.search(b"".join(name for name, _ in headers)) or HEADER_VALUE_RE.search(
             b"\t".join(value for _, value in headers)
         ):
