@@ -1,21 +1,25 @@
-"""WAL checkpoints on a thread and a connection of their own, off the commit path.
+"""WAL checkpoints for the writer: between its batches, in its helper thread, never in a COMMIT.
 
 SQLite's automatic checkpoint runs inside the COMMIT that takes the WAL past 1,000 pages: that
 batch's requests wait while the WAL is copied into the database and the database synced. In a
 write loop of 16-row transactions that made the transaction p99 16.5 ms against 3.8 ms without
-it (synchronous=NORMAL, 6,000 transactions). Here the writer's connection never checkpoints:
-its WAL hook wakes a thread that runs a PASSIVE checkpoint, which neither waits for nor blocks
-the writer or the readers (and releases the GIL: the loop's longest pause during a 336 ms
-checkpoint was 0.35 ms, measured). If readers keep the WAL from being reused until it passes
-CAP_PAGES, a RESTART checkpoint (which waits for them, and holds new writes back meanwhile)
-bounds it.
+it (synchronous=NORMAL, 6,000 transactions). So the writer's connection never checkpoints in a
+COMMIT: its WAL hook only notes how long the WAL is, and once it is past PAGES the writer runs a
+PASSIVE checkpoint in its helper thread after a batch's requests have been answered, while the
+loop reads the next requests, and before its next BEGIN.
+
+Why not on a thread of its own, concurrently (as here before): under a steady stream of writes
+a concurrent checkpoint never caught up — each batch committed new frames while it copied — so
+the WAL was never started over; it grew to CAP_PAGES and then the RESTART that bounds it held
+every write back for 73 to 1,242 ms (measured under `make bench`'s POST load: the POST p99).
+Between batches nothing writes, the checkpoint copies every frame, and the next transaction
+starts the WAL over. If readers keep it from being reused until it passes CAP_PAGES, a RESTART
+checkpoint (which waits for them, and holds new writes back meanwhile) bounds it.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 
 import apsw
 
@@ -27,64 +31,43 @@ CAP_PAGES = 16_000  # 64 MiB of 4 KiB pages
 
 
 class Checkpointer:
-    def __init__(
-        self,
-        connect: Callable[[], apsw.Connection],
-        pages: int = PAGES,
-        cap_pages: int = CAP_PAGES,
-    ) -> None:
-        self._connect = connect
+    def __init__(self, pages: int = PAGES, cap_pages: int = CAP_PAGES) -> None:
         self.pages = pages
         self.cap_pages = cap_pages
-        self._due = threading.Event()
-        self._stopping = False
         self._wal_pages = 0
-        self._thread: threading.Thread | None = None
+        self._next_at = pages  # the WAL length at which a checkpoint is due
         self.checkpoints_total = 0
 
     def take_over(self, writer: apsw.Connection) -> None:
-        """Checkpoint for `writer` from now on (a WAL hook replaces its automatic checkpoint).
-        Our connection is opened here, so that a database it cannot open fails the start."""
-        conn = self._connect()
+        """Checkpoint for `writer` from now on: its WAL hook replaces the automatic checkpoint."""
         writer.set_wal_hook(self._committed)
-        self._thread = threading.Thread(
-            target=self._run, args=(conn,), name="pnotify-checkpoint", daemon=True
-        )
-        self._thread.start()
 
-    def close(self) -> None:
-        """Stop the thread, after the checkpoint it may be running."""
-        self._stopping = True
-        self._due.set()
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
+    @property
+    def due(self) -> bool:
+        return self._wal_pages >= self._next_at
+
+    @property
+    def wal_pages(self) -> int:
+        """The WAL's length in pages after the last COMMIT."""
+        return self._wal_pages
 
     def _committed(self, connection: apsw.Connection, database: str, pages: int) -> int:
-        # Called by SQLite in the committing thread, after each COMMIT: just a flag.
+        # Called by SQLite in the committing thread, after each COMMIT: just a note.
+        if pages < self._wal_pages:  # the WAL started over
+            self._next_at = self.pages
         self._wal_pages = pages
-        if pages >= self.pages:
-            self._due.set()
         return apsw.SQLITE_OK
 
-    def _run(self, conn: apsw.Connection) -> None:
-        try:
-            while True:
-                self._due.wait()
-                self._due.clear()
-                if self._stopping:
-                    return
-                self._checkpoint(conn)
-        finally:
-            conn.close()
-
-    def _checkpoint(self, conn: apsw.Connection) -> None:
+    def checkpoint(self, conn: apsw.Connection) -> None:
+        """Copy the WAL into the database, on the writer's connection between its transactions."""
         over_cap = self._wal_pages >= self.cap_pages
         mode = apsw.SQLITE_CHECKPOINT_RESTART if over_cap else apsw.SQLITE_CHECKPOINT_PASSIVE
+        # Should a reader keep the WAL from starting over, the next try after as many pages.
+        self._next_at = self._wal_pages + self.pages
         try:
             conn.wal_checkpoint(mode=mode)
         except apsw.BusyError:
-            return  # a reader held on past the busy time-out: the next commit asks again
+            return  # a reader held on: a later batch tries again
         except apsw.Error:
             log.exception("WAL checkpoint failed")
             return

@@ -5,10 +5,10 @@ at a time and an fsync costs ~0.4 ms, so requests that arrive together share one
 (group commit) and each is answered only after its own COMMIT. The statements themselves are
 short (~25 µs) and run on the event loop's thread: a dedicated writer thread was tried first and
 spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. Only the
-calls that can block — BEGIN IMMEDIATE (another process may hold the lock) and COMMIT (fsync,
-with any `with_commit` work) — go to a single helper thread, once per batch; checkpoints run on
-a thread of their own (checkpoints.py). The connection is never used by two threads at
-once: the loop does not touch it while the helper thread has it.
+calls that can block — BEGIN IMMEDIATE (another process may hold the lock), COMMIT (fsync,
+with any `with_commit` work) and a WAL checkpoint when one is due (after a batch is answered,
+before the next; checkpoints.py) — go to a single helper thread. The connection is never used
+by two threads at once: the loop does not touch it while the helper thread has it.
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class Writer:
         self._wakeup = asyncio.Event()
         self._conn: apsw.Connection | None = None
         self._blocking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pnotify-commit")
-        self._checkpointer = Checkpointer(lambda: connect(path, synchronous))
+        self._checkpointer = Checkpointer()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self.disk_full = False
@@ -168,7 +168,6 @@ class Writer:
         conn, self._conn = self._conn, None
         assert conn is not None
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._blocking, self._checkpointer.close)
         await loop.run_in_executor(self._blocking, _checkpoint_and_close, conn)
         self._blocking.shutdown(wait=True)
 
@@ -189,6 +188,10 @@ class Writer:
                 self._observe_commit(seconds)
             self._note_disk_state(outcomes)
             self._resolve(outcomes, events)
+            if self._checkpointer.due and self._conn is not None:
+                # The answers go out meanwhile; the next batch's BEGIN waits for it.
+                checkpoint = self._checkpointer.checkpoint
+                await loop.run_in_executor(self._blocking, checkpoint, self._conn)
 
     def _note_disk_state(self, outcomes: list[tuple[_Job, bool, Any]]) -> None:
         """Full while writes fail with SQLITE_FULL; clear again after any write commits."""

@@ -1,4 +1,5 @@
-"""checkpoints.py: WAL checkpoints on their own thread, never inside the writer's COMMIT."""
+"""checkpoints.py: WAL checkpoints asked for by the writer's WAL hook, never inside a COMMIT,
+run between the writer's transactions so that the WAL starts over."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ import pytest
 
 from pnotify import db
 from pnotify.checkpoints import Checkpointer
-from tests.serverproc import wait_for
 
 
 @pytest.fixture
@@ -21,6 +21,10 @@ def path(tmp_path: Path) -> Path:
     return path
 
 
+def _due(checkpointer: Checkpointer) -> bool:
+    return checkpointer.due  # a call: the answer changes with every commit
+
+
 def _write_pages(conn: apsw.Connection, pages: int) -> None:
     """Commit transactions of about ten 4 KiB pages each until `pages` have been written."""
     for _ in range(pages // 10):
@@ -30,32 +34,47 @@ def _write_pages(conn: apsw.Connection, pages: int) -> None:
 
 def test_the_writer_never_checkpoints_in_its_commit(path: Path) -> None:
     writer = db.connect(path)
-    checkpointer = Checkpointer(lambda: db.connect(path))
+    checkpointer = Checkpointer()
     checkpointer.take_over(writer)
-    checkpointer.close()  # no thread: nobody checkpoints now
     _write_pages(writer, 1_500)
     # Past SQLite's automatic threshold (1,000 pages) and still growing: no COMMIT checkpointed.
-    assert checkpointer._wal_pages > 1_400
+    assert checkpointer.wal_pages > 1_400
+    assert _due(checkpointer)
     writer.close()
 
 
-def test_the_thread_checkpoints_once_the_wal_passes_its_threshold(path: Path) -> None:
+def test_a_checkpoint_between_transactions_lets_the_wal_start_over(path: Path) -> None:
     writer = db.connect(path)
-    checkpointer = Checkpointer(lambda: db.connect(path), pages=50)
+    checkpointer = Checkpointer(pages=50)
     checkpointer.take_over(writer)
+    _write_pages(writer, 30)
+    assert not _due(checkpointer)  # below the threshold
+    _write_pages(writer, 30)
+    assert _due(checkpointer)
+    checkpointer.checkpoint(writer)
+    assert checkpointer.checkpoints_total == 1
+    _write_pages(writer, 10)  # every frame was copied: this transaction starts the WAL over
+    assert checkpointer.wal_pages <= 12
+    assert not _due(checkpointer)
+    writer.close()
+
+
+def test_a_reader_that_holds_the_wal_defers_the_next_try(path: Path) -> None:
+    writer = db.connect(path)
+    checkpointer = Checkpointer(pages=50)
+    checkpointer.take_over(writer)
+    _write_pages(writer, 60)
+    reader = db.connect(path)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM filler").fetchall()  # a snapshot in the WAL
     try:
-        _write_pages(writer, 30)
-        assert checkpointer.checkpoints_total == 0  # below the threshold
-        _write_pages(writer, 60)
-        wait_for(lambda: checkpointer.checkpoints_total >= 1)
-
-        def wal_started_over() -> bool:
-            # Once a checkpoint has copied every frame, the next transaction starts the WAL
-            # over; until then each commit asks the thread again.
-            _write_pages(writer, 10)
-            return checkpointer._wal_pages <= 12
-
-        wait_for(wal_started_over)
+        checkpointer.checkpoint(writer)
+        _write_pages(writer, 10)
+        assert checkpointer.wal_pages > 60  # could not start over
+        assert not _due(checkpointer)  # nor is it asked again at every commit
+        _write_pages(writer, 50)
+        assert _due(checkpointer)  # but again after as many pages as the threshold
     finally:
-        checkpointer.close()
+        reader.execute("COMMIT")
+        reader.close()
         writer.close()

@@ -136,3 +136,27 @@ def test_read_time_limit_interrupts_a_long_statement(tmp_path: Path) -> None:
     # Each statement gets its own time: a quick one right after runs normally.
     assert conn.execute("SELECT 1").fetchall() == [(1,)]
     conn.close()
+
+
+async def test_the_writer_checkpoints_between_batches_so_the_wal_starts_over(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.db"
+    conn = db.open_and_migrate(path)
+    conn.execute("CREATE TABLE filler (data BLOB)")
+    conn.close()
+    writer = db.Writer(path, "NORMAL")
+    writer.start()
+
+    def ten_pages(ctx: db.WriteContext) -> None:
+        ctx.conn.execute("INSERT INTO filler VALUES (randomblob(40000))")
+
+    try:
+        # Past the checkpoint threshold (1,000 pages) in batches, as fast as they commit.
+        await asyncio.gather(*(writer.run(ten_pages) for _ in range(150)))
+        await writer.run(ten_pages)
+        checkpointer = writer._checkpointer
+        assert checkpointer.checkpoints_total >= 1
+        assert checkpointer.wal_pages < 1_000  # started over, not grown past the threshold
+    finally:
+        await writer.close()
