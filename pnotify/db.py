@@ -167,8 +167,9 @@ class Writer:
         self._task = None
         conn, self._conn = self._conn, None
         assert conn is not None
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._blocking, _checkpoint_and_close, conn)
+        await asyncio.get_running_loop().run_in_executor(
+            self._blocking, _checkpoint_and_close, conn
+        )
         self._blocking.shutdown(wait=True)
 
     async def _commit_loop(self) -> None:

@@ -9,7 +9,7 @@ import apsw
 import pytest
 
 from pnotify import db
-from pnotify.checkpoints import Checkpointer
+from pnotify.checkpoints import PAGES, Checkpointer
 
 
 @pytest.fixture
@@ -19,6 +19,14 @@ def path(tmp_path: Path) -> Path:
     conn.execute("CREATE TABLE filler (data BLOB)")
     conn.close()
     return path
+
+
+def _watched(path: Path, pages: int) -> tuple[apsw.Connection, Checkpointer]:
+    """A writer's connection, and the checkpointer that took it over."""
+    writer = db.connect(path)
+    checkpointer = Checkpointer(pages=pages)
+    checkpointer.take_over(writer)
+    return writer, checkpointer
 
 
 def _due(checkpointer: Checkpointer) -> bool:
@@ -33,9 +41,7 @@ def _write_pages(conn: apsw.Connection, pages: int) -> None:
 
 
 def test_the_writer_never_checkpoints_in_its_commit(path: Path) -> None:
-    writer = db.connect(path)
-    checkpointer = Checkpointer()
-    checkpointer.take_over(writer)
+    writer, checkpointer = _watched(path, PAGES)
     _write_pages(writer, 1_500)
     # Past SQLite's automatic threshold (1,000 pages) and still growing: no COMMIT checkpointed.
     assert checkpointer.wal_pages > 1_400
@@ -44,9 +50,7 @@ def test_the_writer_never_checkpoints_in_its_commit(path: Path) -> None:
 
 
 def test_a_checkpoint_between_transactions_lets_the_wal_start_over(path: Path) -> None:
-    writer = db.connect(path)
-    checkpointer = Checkpointer(pages=50)
-    checkpointer.take_over(writer)
+    writer, checkpointer = _watched(path, 50)
     _write_pages(writer, 30)
     assert not _due(checkpointer)  # below the threshold
     _write_pages(writer, 30)
@@ -60,9 +64,7 @@ def test_a_checkpoint_between_transactions_lets_the_wal_start_over(path: Path) -
 
 
 def test_a_reader_that_holds_the_wal_defers_the_next_try(path: Path) -> None:
-    writer = db.connect(path)
-    checkpointer = Checkpointer(pages=50)
-    checkpointer.take_over(writer)
+    writer, checkpointer = _watched(path, 50)
     _write_pages(writer, 60)
     reader = db.connect(path)
     reader.execute("BEGIN")
