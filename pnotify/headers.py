@@ -5,7 +5,7 @@ CORS (preflight and the actual response), and the security headers with the righ
 from __future__ import annotations
 
 from pnotify.config import Settings
-from pnotify.http import BadRequest, Forbidden, Request, Response
+from pnotify.http import BadRequest, Forbidden, Request, Response, constant_headers
 
 CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id"
 CORS_ALLOW_METHODS = "GET, POST, PATCH, DELETE"
@@ -15,10 +15,15 @@ PAGE_CSP = (
     "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
     "frame-ancestors 'none'"
 )
-SECURITY_HEADERS = (
+SECURITY_HEADERS = constant_headers(
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "same-origin"),
     ("x-frame-options", "DENY"),
+)
+PAGE_CSP_HEADER, API_CSP_HEADER, NO_STORE = constant_headers(
+    ("content-security-policy", PAGE_CSP),
+    ("content-security-policy", API_CSP),
+    ("cache-control", "no-store"),
 )
 
 
@@ -28,8 +33,7 @@ class HeaderPolicy:
         self.cors_origins = settings.cors_origins
 
     def check_host(self, request: Request) -> None:
-        hosts = sum(1 for name, _ in request.scope["headers"] if name == b"host")
-        if hosts > 1:
+        if request.repeats("host"):
             # Proxies and the app could each believe a different one: refuse the ambiguity.
             raise BadRequest("more than one Host header", code="invalid_host")
         if "*" in self.allowed_hosts:
@@ -55,14 +59,18 @@ class HeaderPolicy:
         return response
 
     def finish(self, request: Request, response: Response, request_id: str) -> None:
-        response.headers.extend(SECURITY_HEADERS)
-        response.headers.append(("x-request-id", request_id))
-        is_html = any(
-            k == "content-type" and v.startswith("text/html") for k, v in response.headers
-        )
-        response.headers.append(("content-security-policy", PAGE_CSP if is_html else API_CSP))
-        if not response.has_header("cache-control"):
-            response.headers.append(("cache-control", "no-store"))
+        headers = response.headers
+        is_html = caching = False
+        for name, value in headers:  # one pass over what the handler set
+            if name == "content-type":
+                is_html = value.startswith("text/html")
+            elif name == "cache-control":
+                caching = True
+        headers.extend(SECURITY_HEADERS)
+        headers.append(("x-request-id", request_id))
+        headers.append(PAGE_CSP_HEADER if is_html else API_CSP_HEADER)
+        if not caching:
+            headers.append(NO_STORE)
         origin = request.header("origin")
         if origin is not None and origin.lower() in self.cors_origins:
             response.headers.append(("access-control-allow-origin", origin))

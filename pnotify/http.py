@@ -98,6 +98,7 @@ class Request:
     params: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
     _body: bytes | None = None
+    _headers: dict[bytes, bytes] | None = None  # by name, built at the first lookup
 
     @property
     def user(self) -> Principal:
@@ -125,20 +126,32 @@ class Request:
 
     def header(self, name: str) -> str | None:
         """The last value of a header, by lower-case name."""
+        raw = self._header_map().get(name.encode())
+        return None if raw is None else raw.decode("latin-1")
+
+    def repeats(self, name: str) -> bool:
+        """Whether a header, by lower-case name, comes more than once."""
+        headers = self.scope["headers"]
+        if len(self._header_map()) == len(headers):
+            return False  # no name comes twice: the usual case, known without a scan
         wanted = name.encode()
-        value: str | None = None
-        for key, raw in self.scope["headers"]:
-            if key == wanted:
-                value = raw.decode("latin-1")
-        return value
+        return sum(1 for key, _ in headers if key == wanted) > 1
+
+    def _header_map(self) -> dict[bytes, bytes]:
+        # A request's handling looks up eight headers or so: one pass, not one per lookup.
+        if self._headers is None:
+            self._headers = dict(self.scope["headers"])  # a repeated name: its last value
+        return self._headers
 
     @property
     def query(self) -> dict[str, str]:
         """Query parameters; a repeated name keeps its last value."""
+        raw = self.scope.get("query_string", b"")
+        if not raw:
+            return {}  # most requests: nothing to parse
         cached = self.scope.get("pnotify.query")
         if cached is None:
-            raw = self.scope.get("query_string", b"").decode("latin-1")
-            cached = dict(parse_qsl(raw, keep_blank_values=True))
+            cached = dict(parse_qsl(raw.decode("latin-1"), keep_blank_values=True))
             self.scope["pnotify.query"] = cached
         return dict(cached)
 
@@ -220,6 +233,24 @@ class ClientDisconnected(Exception):
     """The client went away while we were reading its request."""
 
 
+def _encode_header(pair: tuple[str, str]) -> tuple[bytes, bytes]:
+    return pair[0].encode("latin-1"), pair[1].encode("latin-1")
+
+
+# The headers most responses carry, encoded once (see `constant_headers`).
+_ENCODED: dict[tuple[str, str], tuple[bytes, bytes]] = {}
+
+
+def constant_headers(*pairs: tuple[str, str]) -> tuple[tuple[str, str], ...]:
+    """Declare headers that never change (a module's constants), so that a response carrying
+    them does not encode them again: a dozen per response."""
+    _ENCODED.update((pair, _encode_header(pair)) for pair in pairs)
+    return pairs
+
+
+JSON_CONTENT_TYPE = constant_headers(("content-type", "application/json"))[0]
+
+
 def _encode_json(value: Any) -> bytes:
     return jsontext.compact(value).encode()
 
@@ -234,7 +265,7 @@ class Response:
     def json(
         cls, value: Any, status: int = 200, headers: Mapping[str, str] | None = None
     ) -> Response:
-        response = cls(status, _encode_json(value), [("content-type", "application/json")])
+        response = cls(status, _encode_json(value), [JSON_CONTENT_TYPE])
         response.headers.extend((headers or {}).items())
         return response
 
@@ -283,7 +314,7 @@ class Response:
         return any(k == name for k, _ in self.headers)
 
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
-        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in self.headers]
+        return [_ENCODED.get(pair) or _encode_header(pair) for pair in self.headers]
 
     async def send(self, send: Send, scope: Scope | None = None) -> None:
         """Send it: head and body in one write when the request's `scope` offers our protocol."""

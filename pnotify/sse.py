@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from pnotify.http import Message, Receive, Response, Scope, Send
+from pnotify.http import Message, Receive, Response, Scope, Send, constant_headers
 
 
 class StreamConnection(Protocol):
@@ -47,7 +47,7 @@ class StreamConnection(Protocol):
         body's end, if the client has stopped reading)."""
 
 
-STREAM_HEADERS = (
+STREAM_HEADERS = constant_headers(
     ("content-type", "text/event-stream; charset=utf-8"),
     ("cache-control", "no-store"),
     ("x-accel-buffering", "no"),  # nginx: pass each event on at once

@@ -1,0 +1,43 @@
+"""A request's headers, looked up by name, and a response's headers, encoded for the wire."""
+
+from __future__ import annotations
+
+from pnotify.http import Message, Request, Response, constant_headers
+
+
+async def _nothing() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _request(*headers: tuple[bytes, bytes], query: bytes = b"") -> Request:
+    return Request({"type": "http", "headers": list(headers), "query_string": query}, _nothing)
+
+
+def test_a_repeated_header_gives_its_last_value() -> None:
+    request = _request((b"accept", b"a"), (b"host", b"one"), (b"accept", b"b"))
+    assert request.header("accept") == "b"
+    assert request.header("host") == "one"
+    assert request.header("origin") is None
+
+
+def test_repeats_names_only_the_header_that_comes_twice() -> None:
+    request = _request((b"accept", b"a"), (b"host", b"one"), (b"accept", b"b"))
+    assert request.repeats("accept")
+    assert not request.repeats("host")
+    assert not _request((b"host", b"one"), (b"accept", b"a")).repeats("host")
+    assert _request((b"host", b"one"), (b"host", b"two")).repeats("host")
+
+
+def test_header_values_are_latin_1() -> None:
+    assert _request((b"x-name", "café".encode("latin-1"))).header("x-name") == "café"
+
+
+def test_query_parameters_keep_the_last_value_and_no_query_is_empty() -> None:
+    assert _request(query=b"a=1&b=&a=2").query == {"a": "2", "b": ""}
+    assert _request().query == {}
+
+
+def test_constant_and_other_headers_encode_alike() -> None:
+    (declared,) = constant_headers(("x-test-constant", "yes"))
+    response = Response(200, b"", [declared, ("x-test-other", "caf\u00e9")])
+    assert response.raw_headers() == [(b"x-test-constant", b"yes"), (b"x-test-other", b"caf\xe9")]
