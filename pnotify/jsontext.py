@@ -5,6 +5,7 @@ compact and UTF-8 on the way out, and depth measured without recursion.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 
@@ -25,15 +26,56 @@ def _refuse_constant(name: str) -> Any:
     raise NotStandardJSON(f"{name} is not a JSON value")
 
 
+_PROBE: dict[str, Any] = {"text": 'é\n"', "list": [1, -2.5, None, True, {}], "nested": {"a": []}}
+
+
+def encoder(
+    separators: tuple[str, str],
+    *,
+    allow_nan: bool,
+    default: Callable[[Any], Any] | None = None,
+) -> Callable[[Any], str]:
+    """A JSON encoder (UTF-8 text, not ASCII escapes) as a function, its C core built once.
+
+    `JSONEncoder.encode` builds that core anew at every call, with a dict and a closure: a
+    small object takes 4.4 µs that way, 1.8 with the core kept (measured). Values here are
+    never circular (ours, or parsed JSON), so no circular check. Where the core is missing or
+    does not answer as `encode` does, `encode` it is.
+    """
+    standard = json.JSONEncoder(
+        ensure_ascii=False, separators=separators, allow_nan=allow_nan, default=default
+    )
+    make_core = getattr(json.encoder, "c_make_encoder", None)
+    if make_core is None:
+        return standard.encode
+    item_separator, key_separator = separators
+
+    def encode(value: Any) -> str:
+        return "".join(core(value, 0))
+
+    try:
+        core = make_core(
+            None,  # no circular check
+            standard.default,
+            json.encoder.encode_basestring,
+            None,  # no indent
+            key_separator,
+            item_separator,
+            False,  # sort_keys
+            False,  # skipkeys
+            allow_nan,
+        )
+        same = encode(_PROBE) == standard.encode(_PROBE)
+    except Exception:  # another Python's C core, called otherwise
+        same = False
+    return encode if same else standard.encode
+
+
 # Built once: json.dumps and json.loads with options build a new coder on every call, which
 # costs more than encoding a small object (measured: ~14 µs a call).
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+compact = encoder((",", ":"), allow_nan=False)
 _STRICT = json.JSONDecoder(parse_constant=_refuse_constant)
 _MARKING = json.JSONDecoder(parse_constant=_NonStandard)
-
-
-def compact(value: Any) -> str:
-    return _ENCODER.encode(value)
 
 
 def _text(raw: str | bytes) -> str:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from datetime import UTC, datetime
 from typing import Any, TextIO
+
+from pnotify.jsontext import encoder
 
 # Attributes every LogRecord has; anything else was passed through `extra=` and is logged.
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
@@ -18,7 +19,7 @@ _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
 
 
 # Built once: json.dumps with options builds a new encoder on every call (+2 µs a line).
-_LINE = json.JSONEncoder(default=str, ensure_ascii=False)
+_LINE = encoder((", ", ": "), allow_nan=True, default=str)
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
@@ -36,7 +37,7 @@ class JSONFormatter(logging.Formatter):
         entry.update(_extras(record))
         if record.exc_info:
             entry["trace"] = self.formatException(record.exc_info)
-        return _LINE.encode(entry)
+        return _LINE(entry)
 
 
 class TerminalFormatter(logging.Formatter):
@@ -111,8 +112,8 @@ class FrequentLines:
             head = self._heads.get((logger, event))
             if head is None:
                 fields = {"level": "info", "logger": logger, "event": event}
-                head = self._heads[(logger, event)] = _LINE.encode(fields)[1:-1]
-            rest = ", " + _LINE.encode(entry)[1:] if entry else "}"
+                head = self._heads[(logger, event)] = _LINE(fields)[1:-1]
+            rest = ", " + _LINE(entry)[1:] if entry else "}"
             self._lines.append(f'{{"time": "{self._utc_now()}", {head}{rest}')
         if len(self._lines) >= 512:
             self.flush()

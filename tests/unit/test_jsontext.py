@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime
+import json
+
 import pytest
 
 from pnotify import jsontext
@@ -42,3 +45,29 @@ def test_problem_finds_what_cannot_be_kept(value: object, problem: str | None) -
     assert found == problem or (
         problem is not None and found is not None and found.startswith(problem)
     )
+
+
+VALUES: list[object] = [
+    {"title": 'café ☕ "quoted" \\ \n\t\u0001', "n": -12, "x": 2.5e-07, "ok": True},
+    [None, [], {}, [[1]], {"a": {"b": [False]}}],
+    "text",
+    0,
+]
+
+
+@pytest.mark.parametrize("value", VALUES)
+def test_compact_writes_what_json_dumps_writes(value: object) -> None:
+    expected = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    assert jsontext.compact(value) == expected
+
+
+def test_an_encoder_with_a_default_and_its_separators() -> None:
+    encode = jsontext.encoder((", ", ": "), allow_nan=True, default=str)
+    value = {"at": datetime.date(2026, 11, 27), "n": float("nan"), "list": [1, 2]}
+    assert encode(value) == json.dumps(value, ensure_ascii=False, default=str)
+    assert encode(value) == '{"at": "2026-11-27", "n": NaN, "list": [1, 2]}'
+
+
+def test_a_value_json_cannot_write_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="not JSON serializable"):
+        jsontext.compact({"what": object()})
