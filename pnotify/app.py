@@ -24,7 +24,7 @@ from pnotify.auth.rate_limit import WriteRateLimit
 from pnotify.auth.session_cookies import SessionCookies
 from pnotify.background import BackgroundTasks
 from pnotify.broker import Broker, CloseReason
-from pnotify.changes import Change
+from pnotify.changes import Change, Cursors
 from pnotify.config import Settings
 from pnotify.handlers import all_routes
 from pnotify.headers import HeaderPolicy
@@ -43,6 +43,7 @@ from pnotify.logs import FrequentLines
 from pnotify.metrics import Metrics
 from pnotify.routing import Router
 from pnotify.services import Services
+from pnotify.storage import notifications as store
 from pnotify.storage import search_index
 from pnotify.storage import sessions as session_store
 
@@ -119,17 +120,23 @@ class App:
             settings.sse_keepalive_seconds, settings.sse_queue_limit, settings.sse_streams_per_token
         )
         metrics = self.metrics
+        cursors = Cursors(store.current_cursor, reader)
 
         def on_commit(changes: list[Change]) -> None:
             metrics.count_changes(changes)
+            cursors.published(changes)
             broker.publish(changes)
+
+        def before_commit(conn: apsw.Connection) -> None:
+            search_index.index_pending(conn)
+            cursors.before_commit(conn)
 
         writer = db.Writer(
             settings.database_path,
             settings.synchronous,
             on_commit=on_commit,
             observe_commit=metrics.commit_seconds.observe,
-            before_commit=search_index.index_pending,
+            before_commit=before_commit,
             with_commit=search_index.merge_step,
         )
         writer.start()
@@ -139,7 +146,9 @@ class App:
         access = AccessControl(
             tokens, cookies, reader, settings.public_url, WriteRateLimit(settings.token_rate_limit)
         )
-        return Services(settings, reader, writer, tokens, broker, cookies, access, self.lines)
+        return Services(
+            settings, reader, writer, tokens, broker, cookies, access, cursors, self.lines
+        )
 
     async def _print_sign_in_link(self) -> None:
         assert self.services is not None

@@ -11,6 +11,7 @@ from pnotify.auth.access import AccessControl
 from pnotify.auth.bearer import TokenAuthenticator
 from pnotify.auth.session_cookies import SessionCookies
 from pnotify.broker import Broker
+from pnotify.changes import Cursors
 from pnotify.config import Settings
 from pnotify.db import Writer
 from pnotify.logs import FrequentLines
@@ -25,6 +26,7 @@ class Services:
     broker: Broker
     cookies: SessionCookies
     access: AccessControl
+    cursors: Cursors
     # Lines logged at a request's or stream's pace, written in batches; None below INFO.
     lines: FrequentLines | None = None
     # What /healthz adds to its answer (the identity provider's state, say).

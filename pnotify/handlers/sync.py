@@ -162,7 +162,7 @@ class DeviceFeed:
 
     async def _replay(self) -> AsyncIterator[_Chunk]:
         reader = self.services.reader
-        current, replayable_after = store.current_cursor(reader)
+        current, replayable_after = self.services.cursors.for_client(self.after)
         head = [sse.retry(RETRY_MILLISECONDS)]
         after = self.after
         if after is None:
@@ -228,7 +228,7 @@ class SyncHandlers:
         user_id = request.user.user_id
         after = resolve_cursor(request.params["after"], self.services, user_id) or 0
         limit = request.params["limit"]
-        current, replayable_after = store.current_cursor(self.services.reader)
+        current, replayable_after = self.services.cursors.for_client(after)
         if needs_reset(after, current, replayable_after):
             return Response.json(
                 {
