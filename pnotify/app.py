@@ -147,7 +147,7 @@ class App:
             tokens, cookies, reader, settings.public_url, WriteRateLimit(settings.token_rate_limit)
         )
         return Services(
-            settings, reader, writer, tokens, broker, cookies, access, cursors, self.lines
+            settings, reader, writer, tokens, broker, cookies, access, cursors, self.access_log
         )
 
     async def _print_sign_in_link(self) -> None:

@@ -27,7 +27,8 @@ class Services:
     cookies: SessionCookies
     access: AccessControl
     cursors: Cursors
-    # Lines logged at a request's or stream's pace, written in batches; None below INFO.
+    # A line per stream opened and closed, written in batches: like the request lines, None
+    # with ACCESS_LOG=false or below INFO.
     lines: FrequentLines | None = None
     # What /healthz adds to its answer (the identity provider's state, say).
     health: dict[str, str] = field(default_factory=dict)

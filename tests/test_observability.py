@@ -135,3 +135,19 @@ def test_secrets_never_reach_the_log(server: ServerProcess, client: httpx.Client
         "Bearer",
     ):
         assert secret not in text, secret
+
+
+def test_access_log_off_means_no_request_or_stream_lines(tmp_path: Path) -> None:
+    running = ServerProcess.start(tmp_path / "data", {"ACCESS_LOG": "false"})
+    try:
+        account = running.account("quiet")
+        with httpx.Client(base_url=running.url, headers=account.headers) as client:
+            assert client.get("/api/me").status_code == 200
+            with client.stream("GET", BASE + "stream") as stream:
+                first = next(stream.iter_bytes())  # the retry and ready events: it is open
+            assert b"event: ready" in first
+    finally:
+        assert running.stop() == 0  # lines still waiting would be written now
+    events = [entry.get("event") for entry in running.log_entries()]
+    assert "stopped" in events
+    assert not {"request", "stream opened", "stream closed"} & set(events)
