@@ -34,13 +34,13 @@ from pnotify.http import (
     InsufficientStorage,
     Receive,
     Request,
-    Response,
     Scope,
     Send,
     ServiceUnavailable,
 )
 from pnotify.logs import FrequentLines
 from pnotify.metrics import Metrics
+from pnotify.responses import Response
 from pnotify.routing import Router
 from pnotify.services import Services
 from pnotify.storage import notifications as store

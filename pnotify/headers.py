@@ -5,7 +5,8 @@ CORS (preflight and the actual response), and the security headers with the righ
 from __future__ import annotations
 
 from pnotify.config import Settings
-from pnotify.http import BadRequest, Forbidden, Request, Response, constant_headers
+from pnotify.http import BadRequest, Forbidden, Request
+from pnotify.responses import Response, constant_headers
 
 CORS_ALLOW_HEADERS = "authorization, content-type, last-event-id"
 CORS_ALLOW_METHODS = "GET, POST, PATCH, DELETE"

@@ -21,7 +21,8 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
-from pnotify.http import MethodNotAllowed, NotFound, Request, Response
+from pnotify.http import MethodNotAllowed, NotFound, Request
+from pnotify.responses import Response
 from pnotify.schema import Fields
 
 Handler = Callable[[Request], Awaitable[Response]]

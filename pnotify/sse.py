@@ -13,7 +13,8 @@ import re
 from collections.abc import AsyncIterator, Callable
 from typing import Any, Protocol
 
-from pnotify.http import Message, Receive, Response, Scope, Send, constant_headers
+from pnotify.http import Message, Receive, Scope, Send
+from pnotify.responses import Response, constant_headers
 
 
 class StreamConnection(Protocol):

@@ -12,7 +12,8 @@ from pnotify.auth import signing
 from pnotify.auth.access import Principal
 from pnotify.auth.oidc import LoginRequest
 from pnotify.config import Settings
-from pnotify.http import Request, Response
+from pnotify.http import Request
+from pnotify.responses import Response
 from pnotify.storage import sessions as session_store
 
 SESSION_TTL_SECONDS = 30 * 86_400

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pnotify import qr
 from pnotify.broker import CloseReason
 from pnotify.clock import now_us, to_iso
-from pnotify.http import NotFound, Request, Response, ValidationError
+from pnotify.http import NotFound, Request, ValidationError
+from pnotify.responses import Response
 from pnotify.routing import Access, Operation, Reply, Route
 from pnotify.schema import Choice, Field, Fields, Integer, Text
 from pnotify.services import Services

@@ -16,7 +16,8 @@ from pnotify import jsontext
 from pnotify.clock import to_iso
 from pnotify.handlers import publishing
 from pnotify.handlers.notifications import MESSAGE_MAX, SOURCE_MAX, TITLE_MAX
-from pnotify.http import Request, Response
+from pnotify.http import Request
+from pnotify.responses import Response
 from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import Field, Fields, Integer, JsonObject, Text
 from pnotify.services import Services

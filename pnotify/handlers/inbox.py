@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any
 
 from pnotify.handlers.notifications import FILTERS
-from pnotify.http import Request, Response, ValidationError
+from pnotify.http import Request, ValidationError
+from pnotify.responses import Response
 from pnotify.routing import Access, Operation, Reply, Route
 from pnotify.schema import Choice, Field, Fields, IdList, Integer
 from pnotify.services import Services

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pnotify.clock import to_iso
-from pnotify.http import Request, Response, Unauthorized
+from pnotify.http import Request, Unauthorized
+from pnotify.responses import Response
 from pnotify.routing import Operation, Reply, Route
 from pnotify.services import Services
 from pnotify.storage import users

@@ -6,7 +6,8 @@ from collections import OrderedDict
 
 from pnotify import jsontext
 from pnotify.handlers import publishing
-from pnotify.http import NotFound, Request, Response
+from pnotify.http import NotFound, Request
+from pnotify.responses import Response
 from pnotify.routing import Access, Operation, Reply, Route
 from pnotify.schema import Boolean, Choice, Field, Fields, Integer, JsonObject, Text, Timestamp
 from pnotify.search import Search

@@ -21,7 +21,8 @@ from typing import Any
 from pnotify import jsontext
 from pnotify.handlers import publishing
 from pnotify.handlers.notifications import MESSAGE_MAX, SOURCE_MAX, TITLE_MAX
-from pnotify.http import PayloadTooLarge, Request, Response, UnsupportedMediaType, ValidationError
+from pnotify.http import PayloadTooLarge, Request, UnsupportedMediaType, ValidationError
+from pnotify.responses import Response
 from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import AnyJson, Boolean, Field, Fields, Integer, Text, TextList
 from pnotify.services import Services

@@ -12,8 +12,9 @@ import apsw
 
 from pnotify import openapi
 from pnotify.db import WriteContext
-from pnotify.http import NotFound, Request, Response, Unauthorized
+from pnotify.http import NotFound, Request, Unauthorized
 from pnotify.metrics import Metrics
+from pnotify.responses import Response
 from pnotify.routing import Access, Operation, Reply, Route
 from pnotify.services import Services
 

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from pnotify import search, views
-from pnotify.http import NotFound, Request, Response, Unauthorized
+from pnotify.http import NotFound, Request, Unauthorized
+from pnotify.responses import Response
 from pnotify.routing import Access, Route
 from pnotify.services import Services
 from pnotify.storage import client_tokens as token_store

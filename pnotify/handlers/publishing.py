@@ -13,7 +13,8 @@ from collections.abc import Callable, Sequence
 
 from pnotify.clock import SECOND_US, now_us
 from pnotify.db import WriteContext
-from pnotify.http import BadRequest, Request, Response, ValidationError
+from pnotify.http import BadRequest, Request, ValidationError
+from pnotify.responses import Response
 from pnotify.routing import Access, Handler, Operation, Route
 from pnotify.services import Services
 from pnotify.storage import idempotency

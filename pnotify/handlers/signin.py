@@ -10,7 +10,8 @@ from urllib.parse import urlencode
 from pnotify.auth.oidc import LoginRequest, OIDCClient, OIDCError, ProviderUnavailable
 from pnotify.auth.session_cookies import SESSION_TTL_SECONDS, PendingLogin, safe_next
 from pnotify.broker import CloseReason
-from pnotify.http import Request, Response
+from pnotify.http import Request
+from pnotify.responses import Response
 from pnotify.routing import Access, Route
 from pnotify.services import Services
 from pnotify.storage import sessions as session_store

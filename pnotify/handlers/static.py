@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pnotify import staticfiles
-from pnotify.http import NotFound, Request, Response
+from pnotify.http import NotFound, Request
+from pnotify.responses import Response
 from pnotify.routing import Access, Route
 
 

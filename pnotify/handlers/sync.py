@@ -20,7 +20,8 @@ from collections.abc import AsyncIterator, Callable
 from pnotify import jsontext, sse
 from pnotify.broker import CloseReason, StreamLimitReached, Subscription
 from pnotify.changes import Change
-from pnotify.http import CONNECTION, Request, Response, TooManyRequests
+from pnotify.http import CONNECTION, Request, TooManyRequests
+from pnotify.responses import Response
 from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import Cursor, Field, Fields, Integer
 from pnotify.services import Services

@@ -22,7 +22,8 @@ from typing import Any
 from pnotify import jsontext
 from pnotify.handlers import publishing
 from pnotify.handlers.notifications import MESSAGE_MAX, SOURCE_MAX, TITLE_MAX
-from pnotify.http import Request, Response, ValidationError
+from pnotify.http import Request, ValidationError
+from pnotify.responses import Response
 from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import AnyJson, Choice, Field, Fields, Text
 from pnotify.services import Services

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from pnotify import errors
-from pnotify.http import HTTPError, NotFound, Response
+from pnotify.http import HTTPError, NotFound
+from pnotify.responses import Response
 
 README = Path(__file__).resolve().parent.parent.parent / "README.md"
 

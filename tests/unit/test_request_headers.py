@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from pnotify.http import Message, Request, Response, constant_headers
+from pnotify.http import Message, Request
+from pnotify.responses import Response, constant_headers
 
 
 async def _nothing() -> Message:

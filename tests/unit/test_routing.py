@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pnotify.http import MethodNotAllowed, NotFound, Request, Response
+from pnotify.http import MethodNotAllowed, NotFound, Request
+from pnotify.responses import Response
 from pnotify.routing import Route, Router
 
 

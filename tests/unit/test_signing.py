@@ -9,7 +9,7 @@ import pytest
 from pnotify.auth import signing
 from pnotify.auth.session_cookies import SessionCookies, safe_next
 from pnotify.config import load_settings
-from pnotify.http import Response
+from pnotify.responses import Response
 
 OLD, NEW = b"old-secret-key-0123456789", b"new-secret-key-0123456789"
 
