@@ -137,7 +137,7 @@ class App:
             on_commit=on_commit,
             observe_commit=metrics.commit_seconds.observe,
             before_commit=before_commit,
-            with_commit=search_index.merge_step,
+            between_batches=search_index.merge_step,
         )
         writer.start()
         broker.start()

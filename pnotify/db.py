@@ -5,9 +5,9 @@ at a time and an fsync costs ~0.4 ms, so requests that arrive together share one
 (group commit) and each is answered only after its own COMMIT. The statements themselves are
 short (~25 µs) and run on the event loop's thread: a dedicated writer thread was tried first and
 spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. Only the
-calls that can block — BEGIN IMMEDIATE (another process may hold the lock), COMMIT (fsync,
-with any `with_commit` work) and a WAL checkpoint when one is due (after a batch is answered,
-before the next; checkpoints.py) — go to a single helper thread. The connection is never used
+calls that can block — BEGIN IMMEDIATE (another process may hold the lock), COMMIT (fsync),
+and after a batch is answered, before the next, `between_batches` upkeep and a WAL checkpoint
+when one is due (checkpoints.py) — go to a single helper thread. The connection is never used
 by two threads at once: the loop does not touch it while the helper thread has it.
 """
 
@@ -108,15 +108,16 @@ class Writer:
         on_commit: Callable[[list[Change]], None] | None = None,
         observe_commit: Callable[[float], None] | None = None,
         before_commit: Callable[[apsw.Connection], None] | None = None,
-        with_commit: Callable[[apsw.Connection], None] | None = None,
+        between_batches: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
         """`before_commit` runs in every batch's transaction just before COMMIT, and once at
-        start (in a transaction of its own); `with_commit` runs in every batch's transaction
-        after it, in the helper thread with the COMMIT, for work that may take a while (the
-        loop carries on meanwhile); `on_commit` gets each batch's committed changes."""
+        start (in a transaction of its own); `between_batches` runs after each batch's
+        requests are answered, in the helper thread and outside any transaction (it takes its
+        own), for upkeep that may take a while: the loop reads the next requests meanwhile,
+        and the next batch begins after it; `on_commit` gets each batch's committed changes."""
         self._path = path
         self._before_commit = before_commit
-        self._with_commit = with_commit
+        self._between_batches = between_batches
         self._observe_commit = observe_commit
         self._synchronous = synchronous
         self._on_commit = on_commit
@@ -189,10 +190,18 @@ class Writer:
                 self._observe_commit(seconds)
             self._note_disk_state(outcomes)
             self._resolve(outcomes, events)
-            if self._checkpointer.due and self._conn is not None:
+            if self._conn is not None and (self._between_batches or self._checkpointer.due):
                 # The answers go out meanwhile; the next batch's BEGIN waits for it.
-                checkpoint = self._checkpointer.checkpoint
-                await loop.run_in_executor(self._blocking, checkpoint, self._conn)
+                await loop.run_in_executor(self._blocking, self._upkeep, self._conn)
+
+    def _upkeep(self, conn: apsw.Connection) -> None:
+        if self._between_batches is not None and not self.disk_full:
+            try:
+                self._between_batches(conn)
+            except Exception:  # upkeep: worth a log line, not the writer
+                log.exception("upkeep between write batches failed")
+        if self._checkpointer.due:
+            self._checkpointer.checkpoint(conn)
 
     def _note_disk_state(self, outcomes: list[tuple[_Job, bool, Any]]) -> None:
         """Full while writes fail with SQLITE_FULL; clear again after any write commits."""
@@ -225,7 +234,7 @@ class Writer:
                     )
                 if self._before_commit is not None:
                     self._before_commit(conn)
-                await loop.run_in_executor(self._blocking, self._commit, conn)
+                await loop.run_in_executor(self._blocking, conn.execute, "COMMIT")
             except BaseException:
                 if not conn.get_autocommit():
                     with contextlib.suppress(apsw.Error):
@@ -238,11 +247,6 @@ class Writer:
                 log.exception("write batch of %d failed", len(batch))
             return [(job, False, error) for job in batch], []
         return outcomes, context.events
-
-    def _commit(self, conn: apsw.Connection) -> None:
-        if self._with_commit is not None:
-            self._with_commit(conn)
-        conn.execute("COMMIT")
 
     async def _begin(self, loop: asyncio.AbstractEventLoop, conn: apsw.Connection) -> None:
         """Take the write lock: inline when it is free (the usual case), else wait in a thread."""

@@ -60,13 +60,13 @@ def _found(conn: apsw.Connection, user_id: str, typed: str) -> list[str]:
 
 @contextmanager
 def write_batch(conn: apsw.Connection, after: int = 0) -> Iterator[WriteContext]:
-    """As the writer does: one transaction, the index brought up to date and a step of merging
-    before its COMMIT."""
+    """As the writer does: one transaction, the index brought up to date before its COMMIT,
+    and a step of merging after it."""
     with conn:
         ctx = WriteContext(conn, after)
         yield ctx
         search_index.index_pending(conn)
-        search_index.merge_step(conn)
+    search_index.merge_step(conn)
 
 
 def _index_is_consistent(conn: apsw.Connection) -> None:

@@ -94,26 +94,30 @@ async def test_run_answers_after_commit(database: Path, user_id: str) -> None:
         await writer.close()
 
 
-async def test_work_with_the_commit_runs_in_its_transaction_off_the_loop(
+async def test_upkeep_between_batches_runs_after_the_answers_off_the_loop(
     database: Path, user_id: str
 ) -> None:
-    """`with_commit` (the search index's merging) may take a while: it runs in the helper
-    thread, inside the batch's transaction, while the event loop carries on."""
+    """`between_batches` (the search index's merging) may take a while: it runs in the helper
+    thread, outside the batch's transaction (committed: it sees the row), and the batch's
+    requests have their answers before it ends."""
     seen: list[tuple[bool, bool, int]] = []
+    answered = threading.Event()
 
-    def work(conn: apsw.Connection) -> None:
-        pending = conn.execute("SELECT count(*) FROM notifications").fetchone()
+    def upkeep(conn: apsw.Connection) -> None:
+        rows = conn.execute("SELECT count(*) FROM notifications").fetchone()
         off_loop = threading.current_thread() is not loop_thread
-        seen.append((off_loop, conn.get_autocommit(), pending[0] if pending else -1))
+        seen.append((off_loop, conn.get_autocommit(), rows[0] if rows else -1))
+        assert answered.wait(10), "the request was not answered while upkeep ran"
 
     loop_thread = threading.current_thread()
-    writer = db.Writer(database, "FULL", with_commit=work)
+    writer = db.Writer(database, "FULL", between_batches=upkeep)
     writer.start()
     try:
         await writer.run(lambda ctx: writes.create(ctx, user_id, NEW))
+        answered.set()  # upkeep is still waiting for this: it would fail the wait otherwise
     finally:
         await writer.close()
-    assert seen == [(True, False, 1)]  # off the loop, in the transaction, which holds the row
+    assert seen == [(True, True, 1)]  # off the loop, outside a transaction, after the COMMIT
 
 
 async def test_a_closed_writer_refuses_work(database: Path) -> None:
