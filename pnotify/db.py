@@ -198,6 +198,8 @@ class Writer:
         if self._between_batches is not None and not self.disk_full:
             try:
                 self._between_batches(conn)
+            except apsw.FullError:
+                pass  # a full disk shows in the batches (disk_full), not a trace per batch
             except Exception:  # upkeep: worth a log line, not the writer
                 log.exception("upkeep between write batches failed")
         if self._checkpointer.due:
