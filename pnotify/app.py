@@ -121,6 +121,7 @@ class App:
         )
         metrics = self.metrics
         cursors = Cursors(store.current_cursor, reader)
+        merging = search_index.Merging()
 
         def on_commit(changes: list[Change]) -> None:
             metrics.count_changes(changes)
@@ -128,7 +129,7 @@ class App:
             broker.publish(changes)
 
         def before_commit(conn: apsw.Connection) -> None:
-            search_index.index_pending(conn)
+            merging.indexed(search_index.index_pending(conn))
             cursors.before_commit(conn)
 
         writer = db.Writer(
@@ -137,7 +138,7 @@ class App:
             on_commit=on_commit,
             observe_commit=metrics.commit_seconds.observe,
             before_commit=before_commit,
-            between_batches=search_index.merge_step,
+            between_batches=merging.step,
         )
         writer.start()
         broker.start()

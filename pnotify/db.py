@@ -107,7 +107,7 @@ class Writer:
         synchronous: str,
         on_commit: Callable[[list[Change]], None] | None = None,
         observe_commit: Callable[[float], None] | None = None,
-        before_commit: Callable[[apsw.Connection], None] | None = None,
+        before_commit: Callable[[apsw.Connection], object] | None = None,
         between_batches: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
         """`before_commit` runs in every batch's transaction just before COMMIT, and once at

@@ -197,3 +197,24 @@ def test_segments_are_merged_a_step_at_a_time_and_after_a_large_catch_up(
     assert len(_found(conn, user.id, "loaded")) == 30
     assert len(_found(conn, user.id, "batch")) == 40
     _index_is_consistent(conn)
+
+
+def test_merging_steps_after_new_rows_and_while_there_is_work(conn: apsw.Connection) -> None:
+    """An idle server takes no step (no statement at all, so no write lock); a batch that adds
+    a segment makes one due, and steps go on while they find work."""
+    user = users.upsert(conn, "i", "steps", "", "", login=False)
+    merging = search_index.Merging()
+    idle = conn.total_changes()
+    merging.step(conn)
+    assert conn.total_changes() == idle  # not due: not even a statement
+    for batch in range(4):  # four segments: a level to merge
+        with conn:
+            ctx = WriteContext(conn, batch)
+            writes.create(
+                ctx, user.id, store.NewNotification(f"n {batch}", None, "low", None, None)
+            )
+            merging.indexed(search_index.index_pending(conn))
+        before = conn.total_changes()
+        merging.step(conn)
+        assert conn.total_changes() > before  # a step after each batch that added rows
+    assert _segments(conn) < 4  # and the last one merged
