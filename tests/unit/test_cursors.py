@@ -19,15 +19,6 @@ NEW = store.NewNotification("hello", None, "low", None, None)
 RAISE_REPLAYABLE = "UPDATE server_state SET value = max(value, ?) WHERE key = 'replayable_after'"
 
 
-@pytest.fixture
-def database(tmp_path: Path) -> Path:
-    path = tmp_path / "c.db"
-    conn = db.open_and_migrate(path)
-    users.upsert(conn, "local", "u1", "", "", login=False)
-    conn.close()
-    return path
-
-
 async def test_cursors_follow_what_the_writer_commits(database: Path) -> None:
     reader = db.connect(database)
     cursors = Cursors(store.current_cursor, reader)

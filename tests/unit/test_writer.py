@@ -25,15 +25,6 @@ class _Failing(Exception):
 
 
 @pytest.fixture
-def database(tmp_path: Path) -> Path:
-    path = tmp_path / "w.db"
-    conn = db.open_and_migrate(path)
-    users.upsert(conn, "local", "u1", "", "", login=False)
-    conn.close()
-    return path
-
-
-@pytest.fixture
 def user_id(database: Path) -> str:
     conn = db.connect(database)
     try:
