@@ -1,6 +1,6 @@
 """Change events: what a committed write tells the rest of the server.
 
-The writer collects them per batch (db.WriteContext), and after COMMIT hands them, in cursor
+The writer collects them per batch (write_context.py), and after COMMIT hands them, in cursor
 order, to the metrics and the broker, which fans them out to the streams (handlers/sync.py).
 """
 

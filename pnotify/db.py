@@ -2,13 +2,14 @@
 
 Why the writer is shaped this way (measured on these 2-core machines): SQLite takes one writer
 at a time and an fsync costs ~0.4 ms, so requests that arrive together share one transaction
-(group commit) and each is answered only after its own COMMIT. The statements themselves are
-short (~25 µs) and run on the event loop's thread: a dedicated writer thread was tried first and
-spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. Only the
-calls that can block — BEGIN IMMEDIATE (another process may hold the lock), COMMIT (fsync),
-and after a batch is answered, before the next, `between_batches` upkeep and a WAL checkpoint
-when one is due (checkpoints.py) — go to a single helper thread. The connection is never used
-by two threads at once: the loop does not touch it while the helper thread has it.
+(group commit) and each is answered only after its own COMMIT. The jobs run on the event
+loop's thread, each in a savepoint (write_context.py): a dedicated writer thread was tried first
+and spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. What
+goes to a single helper thread is what runs long in one call: the batch's new rows, written by
+one statement (write_context.py), BEGIN IMMEDIATE when another process holds the lock, COMMIT
+(fsync), and after a batch is answered, before the next, `between_batches` upkeep and a WAL
+checkpoint when one is due (checkpoints.py). The connection is never used by two threads at
+once: the loop does not touch it while the helper thread has it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import logging
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ import apsw
 from pnotify import migrate
 from pnotify.changes import Change
 from pnotify.checkpoints import Checkpointer
+from pnotify.write_context import BatchContext, WriteContext
 
 log = logging.getLogger(__name__)
 
@@ -77,19 +79,6 @@ def open_and_migrate(path: Path, synchronous: str = "FULL") -> apsw.Connection:
     conn = connect(path, synchronous)
     migrate.migrate(conn)
     return conn
-
-
-@dataclass
-class WriteContext:
-    """What a write function sees: the connection and a source of change cursors."""
-
-    conn: apsw.Connection
-    last_cursor: int
-    events: list[Change] = field(default_factory=list)
-
-    def next_cursor(self) -> int:
-        self.last_cursor += 1
-        return self.last_cursor
 
 
 @dataclass
@@ -220,15 +209,19 @@ class Writer:
     ) -> tuple[list[tuple[_Job, bool, Any]], list[Change]]:
         conn = self._conn
         assert conn is not None
-        context = WriteContext(conn, 0)
         try:
             await self._begin(loop, conn)
             try:
                 row = conn.execute(
                     "SELECT value FROM server_state WHERE key = 'change_cursor'"
                 ).fetchone()
-                context.last_cursor = first_cursor = int(row[0]) if row else 0
-                outcomes = [self._run_job(conn, context, job) for job in batch]
+                first_cursor = int(row[0]) if row else 0
+                context = BatchContext(conn, first_cursor)
+                outcomes = [(job, *context.run(number, job.fn)) for number, job in enumerate(batch)]
+                if context.waiting:  # new rows, written together, SQLite without the GIL
+                    await loop.run_in_executor(self._blocking, context.write_waiting)
+                for number, error in context.failed.items():
+                    outcomes[number] = (batch[number], False, error)
                 if context.last_cursor != first_cursor:
                     conn.execute(
                         "UPDATE server_state SET value = ? WHERE key = 'change_cursor'",
@@ -256,21 +249,6 @@ class Writer:
             conn.execute("BEGIN IMMEDIATE")
         except apsw.BusyError:
             await loop.run_in_executor(self._blocking, _begin_waiting, conn)
-
-    @staticmethod
-    def _run_job(conn: apsw.Connection, context: WriteContext, job: _Job) -> tuple[_Job, bool, Any]:
-        # A savepoint per job: one request's failure (say a constraint) must not undo the
-        # others that share its transaction.
-        events_before = len(context.events)
-        cursor_before = context.last_cursor
-        try:
-            with conn:
-                result = job.fn(context)
-        except Exception as error:
-            del context.events[events_before:]
-            context.last_cursor = cursor_before
-            return job, False, error
-        return job, True, result
 
     def _resolve(self, outcomes: list[tuple[_Job, bool, Any]], events: list[Change]) -> None:
         # Publish committed changes first, in cursor order, then wake the requests.

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pnotify.clock import DAY_US
-from pnotify.db import WriteContext
 from pnotify.storage import notification_writes as writes
+from pnotify.write_context import WriteContext
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,11 @@ import pytest
 
 from pnotify import db
 from pnotify.clock import DAY_US, now_us
-from pnotify.db import WriteContext
 from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import users
+from pnotify.write_context import WriteContext
 from tests.serverproc import ServerProcess, run_cli, scalar, server_env
 from tests.sseclient import async_client, open_stream
 

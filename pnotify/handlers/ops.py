@@ -11,12 +11,12 @@ from pathlib import Path
 import apsw
 
 from pnotify import openapi
-from pnotify.db import WriteContext
 from pnotify.http import NotFound, Request, Unauthorized
 from pnotify.metrics import Metrics
 from pnotify.responses import Response
 from pnotify.routing import Access, Operation, Reply, Route
 from pnotify.services import Services
+from pnotify.write_context import WriteContext
 
 ROOM_BYTES = 1024 * 1024  # free space that counts as room again after the disk was full
 

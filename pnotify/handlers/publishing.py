@@ -12,7 +12,6 @@ import re
 from collections.abc import Callable, Sequence
 
 from pnotify.clock import SECOND_US, now_us
-from pnotify.db import WriteContext
 from pnotify.http import BadRequest, Request, ValidationError
 from pnotify.responses import Response
 from pnotify.routing import Access, Handler, Operation, Route
@@ -20,6 +19,7 @@ from pnotify.services import Services
 from pnotify.storage import idempotency
 from pnotify.storage import notification_writes as writes
 from pnotify.storage.notifications import NewNotification, Notification
+from pnotify.write_context import WriteContext
 
 # Each published notification, and whether it was created (False: updated or unchanged).
 Published = list[tuple[Notification, bool]]

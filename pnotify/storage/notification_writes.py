@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from pnotify.changes import Change, ChangeKind
 from pnotify.clock import now_us
-from pnotify.db import WriteContext
 from pnotify.ids import uuid7
 from pnotify.storage.notifications import (
     COLUMNS,
@@ -27,9 +26,11 @@ from pnotify.storage.notifications import (
     matching_ids,
     row_to_notification,
 )
+from pnotify.write_context import BulkInsert, WriteContext
 
 # The column list is a constant of this package; values are always bound parameters.
 _RETURNING = " RETURNING " + COLUMNS
+_NEW_ROW = BulkInsert("notifications", COLUMNS.split(", "))
 _UPDATE_CONTENT = (  # noqa: S608 (constants only)
     "UPDATE notifications SET title = ?, message = ?, priority = ?, source = ?, metadata = ?, "
     "status = ?, read_at = ?, cursor = ?, content_cursor = ? WHERE id = ? AND user_id = ?"
@@ -66,9 +67,8 @@ def create(ctx: WriteContext, user_id: str, new: NewNotification) -> Notificatio
         key=new.key,
         content_cursor=cursor,
     )
-    ctx.conn.execute(
-        f"INSERT INTO notifications ({COLUMNS}) "  # noqa: S608 (constant)
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    ctx.insert(
+        _NEW_ROW,
         (
             notification.id,
             user_id,

@@ -18,3 +18,15 @@ def database(tmp_path: Path) -> Path:
     users.upsert(conn, "local", "u1", "", "", login=False)
     conn.close()
     return path
+
+
+@pytest.fixture
+def user_id(database: Path) -> str:
+    """The id of `database`'s user."""
+    conn = db.connect(database)
+    try:
+        user = users.find(conn, "local", "u1")
+        assert user is not None
+        return user.id
+    finally:
+        conn.close()

@@ -11,12 +11,12 @@ import pytest
 
 from pnotify import db
 from pnotify.clock import DAY_US, now_us
-from pnotify.db import WriteContext
 from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.search import SearchError, to_fts
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import search_index, users
+from pnotify.write_context import WriteContext
 
 
 @pytest.mark.parametrize(

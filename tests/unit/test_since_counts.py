@@ -11,10 +11,10 @@ import pytest
 
 from pnotify import db
 from pnotify.clock import HOUR_US, SECOND_US
-from pnotify.db import WriteContext
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import users
+from pnotify.write_context import WriteContext
 
 START = 1_800_000_000 * SECOND_US  # some moment in 2027
 

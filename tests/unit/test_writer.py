@@ -13,7 +13,7 @@ from pnotify import db, read_limit
 from pnotify.changes import Change
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
-from pnotify.storage import users
+from pnotify.write_context import WriteContext
 
 pytestmark = pytest.mark.anyio
 
@@ -24,17 +24,6 @@ class _Failing(Exception):
     pass
 
 
-@pytest.fixture
-def user_id(database: Path) -> str:
-    conn = db.connect(database)
-    try:
-        user = users.find(conn, "local", "u1")
-        assert user is not None
-        return user.id
-    finally:
-        conn.close()
-
-
 async def test_one_failing_job_does_not_undo_the_others_in_its_batch(
     database: Path, user_id: str
 ) -> None:
@@ -42,10 +31,10 @@ async def test_one_failing_job_does_not_undo_the_others_in_its_batch(
     writer = db.Writer(database, "NORMAL", on_commit=committed.append)
     writer.start()
 
-    def create(ctx: db.WriteContext) -> store.Notification:
+    def create(ctx: WriteContext) -> store.Notification:
         return writes.create(ctx, user_id, NEW)
 
-    def create_then_fail(ctx: db.WriteContext) -> None:
+    def create_then_fail(ctx: WriteContext) -> None:
         writes.create(ctx, user_id, NEW)  # written, takes a cursor, then rolled back
         raise _Failing
 
@@ -143,7 +132,7 @@ async def test_the_writer_checkpoints_between_batches_so_the_wal_starts_over(
     writer = db.Writer(path, "NORMAL")
     writer.start()
 
-    def ten_pages(ctx: db.WriteContext) -> None:
+    def ten_pages(ctx: WriteContext) -> None:
         ctx.conn.execute("INSERT INTO filler VALUES (randomblob(40000))")
 
     try:
