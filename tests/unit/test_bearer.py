@@ -116,3 +116,37 @@ async def test_concurrent_guesses_spend_at_most_the_budget(conn: apsw.Connection
     # Checked one at a time for this lookup id, so the address's budget holds exactly.
     assert authenticator.bcrypt_checks_total == MAX_FAILURES_PER_WINDOW
     assert sum(isinstance(o, TooManyRequests) for o in outcomes) == 40 - MAX_FAILURES_PER_WINDOW
+
+
+async def next_turn() -> None:
+    """Return in the event loop's next turn (a callback queued now runs then)."""
+    turned = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(turned.set_result, None)
+    await turned
+
+
+async def test_the_row_is_read_once_a_turn_and_again_in_the_next(conn: apsw.Connection) -> None:
+    new = _token(conn)
+    authenticator = TokenAuthenticator(conn, KEY)
+    await authenticator.authenticate(new.plaintext)  # verified (bcrypt) and remembered
+    reads: list[str] = []
+
+    def trace(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
+        if "FROM client_tokens" in sql:
+            reads.append(sql)
+        return True
+
+    conn.exec_trace = trace
+    await next_turn()
+    # Requests that arrived together are checked in one turn: one read of the row.
+    await asyncio.gather(*(authenticator.authenticate(new.plaintext) for _ in range(5)))
+    assert len(reads) == 1
+    # Revoked by another connection (say the CLI) after that read: the next turn reads again.
+    await next_turn()
+    other = db.connect(Path(conn.filename))
+    with other:
+        token_store.revoke(other, new.row.user_id, new.row.id)
+    other.close()
+    with pytest.raises(Unauthorized):
+        await authenticator.authenticate(new.plaintext)
+    assert len(reads) == 2
