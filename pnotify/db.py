@@ -3,7 +3,7 @@
 Why the writer is shaped this way (measured on these 2-core machines): SQLite takes one writer
 at a time and an fsync costs ~0.4 ms, so requests that arrive together share one transaction
 (group commit) and each is answered only after its own COMMIT. The jobs run on the event
-loop's thread, each in a savepoint (write_context.py): a dedicated writer thread was tried first
+loop's thread, each all-or-nothing (write_context.py): a dedicated writer thread was tried first
 and spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. What
 goes to a single helper thread is what runs long in one call: the batch's new rows, written by
 one statement (write_context.py), BEGIN IMMEDIATE when another process holds the lock, COMMIT

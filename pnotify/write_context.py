@@ -111,6 +111,8 @@ class BatchContext(WriteContext):
         try:
             result = job(self)
         except Exception as error:
+            if self._conn.get_autocommit():
+                raise  # SQLite ended the batch's transaction (a full disk): the batch fails
             self._undo(events_before, cursor_before)  # if this fails, so does the batch
             return False, error
         if self._in_savepoint:

@@ -148,3 +148,20 @@ async def test_a_job_whose_waiting_rows_cannot_go_in_fails_alone(
     # Both of the failed job's rows are gone; its cursors stay unused (a gap).
     assert stored(database) == [(first.id, first.cursor), (third.id, third.cursor)]
     assert [c.notification_id for c in committed] == [first.id, third.id]
+
+
+async def test_a_job_whose_failure_ended_the_transaction_fails_the_whole_batch(
+    database: Path, user_id: str
+) -> None:
+    # SQLite ends the transaction itself on some errors (a full disk); here the job does it.
+    def create(ctx: WriteContext) -> store.Notification:
+        return writes.create(ctx, user_id, NEW)
+
+    def end_transaction_then_fail(ctx: WriteContext) -> None:
+        ctx.conn.execute("ROLLBACK")
+        raise _Failing
+
+    results, committed = await run_batch(database, create, end_transaction_then_fail, create)
+    assert all(isinstance(result, Exception) for result in results)
+    assert stored(database) == []
+    assert committed == []
