@@ -49,6 +49,16 @@ def statements() -> Iterator[list[tuple[str, int]]]:
 Job = Callable[[WriteContext], object]
 
 
+@pytest.fixture
+def create(user_id: str) -> Job:
+    """A job that creates a notification (NEW) for the database's user."""
+
+    def job(ctx: WriteContext) -> store.Notification:
+        return writes.create(ctx, user_id, NEW)
+
+    return job
+
+
 async def run_batch(database: Path, *jobs: Job) -> tuple[list[object], list[Change]]:
     """Run the jobs as one batch (queued together); their results or errors, and the
     changes published."""
@@ -73,11 +83,8 @@ def stored(database: Path) -> list[tuple[str, int]]:
 
 
 async def test_a_batchs_new_rows_go_in_by_one_statement_off_the_loop(
-    database: Path, user_id: str, statements: list[tuple[str, int]]
+    database: Path, user_id: str, create: Job, statements: list[tuple[str, int]]
 ) -> None:
-    def create(ctx: WriteContext) -> store.Notification:
-        return writes.create(ctx, user_id, NEW)
-
     results, committed = await run_batch(database, *[create] * 5)
     inserts = [(sql, thread) for sql, thread in statements if "INTO notifications " in sql]
     assert len(inserts) == 1
@@ -97,11 +104,8 @@ async def test_a_batchs_new_rows_go_in_by_one_statement_off_the_loop(
 
 
 async def test_a_job_reads_the_rows_earlier_jobs_of_its_batch_left_waiting(
-    database: Path, user_id: str
+    database: Path, create: Job
 ) -> None:
-    def create(ctx: WriteContext) -> store.Notification:
-        return writes.create(ctx, user_id, NEW)
-
     def count(ctx: WriteContext) -> int:
         return int(scalar(ctx.conn, "SELECT count(*) FROM notifications"))
 
@@ -109,10 +113,9 @@ async def test_a_job_reads_the_rows_earlier_jobs_of_its_batch_left_waiting(
     assert results[2] == 2
 
 
-async def test_a_failing_job_takes_its_waiting_rows_with_it(database: Path, user_id: str) -> None:
-    def create(ctx: WriteContext) -> store.Notification:
-        return writes.create(ctx, user_id, NEW)
-
+async def test_a_failing_job_takes_its_waiting_rows_with_it(
+    database: Path, user_id: str, create: Job
+) -> None:
     def create_read_then_fail(ctx: WriteContext) -> None:
         writes.create(ctx, user_id, NEW)  # waits, then goes in inside the job's savepoint
         ctx.conn.execute("SELECT 1").fetchall()
@@ -129,13 +132,10 @@ async def test_a_failing_job_takes_its_waiting_rows_with_it(database: Path, user
 
 
 async def test_a_job_whose_waiting_rows_cannot_go_in_fails_alone(
-    database: Path, user_id: str
+    database: Path, user_id: str, create: Job
 ) -> None:
     # No door lets such a priority through; the table's CHECK refuses it at the batch's end.
     refused = store.NewNotification("hello", None, "urgent", None, None)
-
-    def create(ctx: WriteContext) -> store.Notification:
-        return writes.create(ctx, user_id, NEW)
 
     def create_refused(ctx: WriteContext) -> store.Notification:
         writes.create(ctx, user_id, NEW)
@@ -151,12 +151,9 @@ async def test_a_job_whose_waiting_rows_cannot_go_in_fails_alone(
 
 
 async def test_a_job_whose_failure_ended_the_transaction_fails_the_whole_batch(
-    database: Path, user_id: str
+    database: Path, create: Job
 ) -> None:
     # SQLite ends the transaction itself on some errors (a full disk); here the job does it.
-    def create(ctx: WriteContext) -> store.Notification:
-        return writes.create(ctx, user_id, NEW)
-
     def end_transaction_then_fail(ctx: WriteContext) -> None:
         ctx.conn.execute("ROLLBACK")
         raise _Failing
