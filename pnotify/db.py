@@ -5,10 +5,13 @@ at a time and an fsync costs ~0.4 ms, so requests that arrive together share one
 (group commit) and each is answered only after its own COMMIT. The jobs run on the event
 loop's thread, each all-or-nothing (write_context.py): a dedicated writer thread was tried first
 and spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. What
-goes to a single helper thread is what runs long in one call: the batch's new rows, written by
-one statement (write_context.py), BEGIN IMMEDIATE when another process holds the lock, COMMIT
-(fsync), and after a batch is answered, before the next, `between_batches` upkeep and a WAL
-checkpoint when one is due (checkpoints.py). The connection is never used by two threads at
+goes to a single helper thread is SQLite work that runs long in few calls, without the GIL: the
+batch's new rows, written by one statement (write_context.py), `before_commit` (the search
+index) and COMMIT (fsync); BEGIN IMMEDIATE when another process holds the lock; and after a
+batch is answered, before the next, `between_batches` upkeep and a WAL checkpoint when one is
+due (checkpoints.py). Meanwhile the loop builds the jobs' answers (`run`'s `then`): the
+loop's thread, the server's bottleneck, would otherwise wait idle for the helper (~30 % of each
+batch's time under `make bench`'s POST load). The connection is never used by two threads at
 once: the loop does not touch it while the helper thread has it.
 """
 
@@ -22,7 +25,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 import apsw
 
@@ -34,6 +37,7 @@ from pnotify.write_context import BatchContext, WriteContext
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+R = TypeVar("R")
 # ~25 µs a row: a full batch holds the loop for a few milliseconds at most.
 MAX_BATCH = 128
 BUSY_TIMEOUT_MS = 5_000
@@ -85,6 +89,17 @@ def open_and_migrate(path: Path, synchronous: str = "FULL") -> apsw.Connection:
 class _Job:
     fn: Callable[[WriteContext], Any]
     future: asyncio.Future[Any]
+    then: Callable[[Any], Any] | None = None
+
+
+def _then(outcome: tuple[_Job, bool, Any]) -> tuple[_Job, bool, Any]:
+    job, ok, value = outcome
+    if not ok or job.then is None:
+        return outcome
+    try:
+        return job, True, job.then(value)
+    except Exception as error:
+        return job, False, error
 
 
 class Writer:
@@ -99,11 +114,12 @@ class Writer:
         before_commit: Callable[[apsw.Connection], object] | None = None,
         between_batches: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
-        """`before_commit` runs in every batch's transaction just before COMMIT, and once at
-        start (in a transaction of its own); `between_batches` runs after each batch's
-        requests are answered, in the helper thread and outside any transaction (it takes its
-        own), for upkeep that may take a while: the loop reads the next requests meanwhile,
-        and the next batch begins after it; `on_commit` gets each batch's committed changes."""
+        """`before_commit` runs in every batch's transaction just before COMMIT, in the helper
+        thread, and once at start (in a transaction of its own); `between_batches` runs after
+        each batch's requests are answered, in the helper thread and outside any transaction
+        (it takes its own), for upkeep that may take a while: the loop reads the next requests
+        meanwhile, and the next batch begins after it; `on_commit` gets each batch's committed
+        changes."""
         self._path = path
         self._before_commit = before_commit
         self._between_batches = between_batches
@@ -139,11 +155,20 @@ class Writer:
             self._commit_loop(), name="pnotify-writer"
         )
 
-    async def run(self, fn: Callable[[WriteContext], T]) -> T:
+    @overload
+    async def run(self, fn: Callable[[WriteContext], T]) -> T: ...
+    @overload
+    async def run(self, fn: Callable[[WriteContext], R], then: Callable[[R], T]) -> T: ...
+    async def run(
+        self, fn: Callable[[WriteContext], Any], then: Callable[[Any], Any] | None = None
+    ) -> Any:
+        """`fn`'s result, after COMMIT; or `then(result)`: made on the loop while the batch
+        commits, so `then` must not use the connection (an answer to build, say). Should it
+        raise, `run` raises that, but `fn`'s writes commit with the batch."""
         if self._closing or self._task is None:
             raise RuntimeError("the writer is not running")
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append(_Job(fn, future))
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append(_Job(fn, future, then))
         self._wakeup.set()
         return await future
 
@@ -218,18 +243,17 @@ class Writer:
                 first_cursor = int(row[0]) if row else 0
                 context = BatchContext(conn, first_cursor)
                 outcomes = [(job, *context.run(number, job.fn)) for number, job in enumerate(batch)]
-                if context.waiting:  # new rows, written together, SQLite without the GIL
-                    await loop.run_in_executor(self._blocking, context.write_waiting)
-                for number, error in context.failed.items():
-                    outcomes[number] = (batch[number], False, error)
                 if context.last_cursor != first_cursor:
                     conn.execute(
                         "UPDATE server_state SET value = ? WHERE key = 'change_cursor'",
                         (context.last_cursor,),
                     )
-                if self._before_commit is not None:
-                    self._before_commit(conn)
-                await loop.run_in_executor(self._blocking, conn.execute, "COMMIT")
+                context.encode_waiting()  # Python work, so here: the helper needs no GIL
+                finishing = loop.run_in_executor(self._blocking, self._finish, conn, context)
+                outcomes = [_then(outcome) for outcome in outcomes]  # meanwhile, on the loop
+                await finishing
+                for number, error in context.failed.items():
+                    outcomes[number] = (batch[number], False, error)
             except BaseException:
                 if not conn.get_autocommit():
                     with contextlib.suppress(apsw.Error):
@@ -242,6 +266,12 @@ class Writer:
                 log.exception("write batch of %d failed", len(batch))
             return [(job, False, error) for job in batch], []
         return outcomes, context.events
+
+    def _finish(self, conn: apsw.Connection, context: BatchContext) -> None:
+        context.write_waiting()  # new rows, written together
+        if self._before_commit is not None:
+            self._before_commit(conn)
+        conn.execute("COMMIT")
 
     async def _begin(self, loop: asyncio.AbstractEventLoop, conn: apsw.Connection) -> None:
         """Take the write lock: inline when it is free (the usual case), else wait in a thread."""

@@ -77,9 +77,9 @@ class _WaitingJob:
 
 
 class BatchContext(WriteContext):
-    """The writer's context for one batch: `run` each job in turn, then `write_waiting` (it
-    may be called from another thread, the loop not touching the batch meanwhile), and
-    `failed` says which jobs' rows could not be written."""
+    """The writer's context for one batch: `run` each job in turn, then `encode_waiting` and
+    `write_waiting` (it may be called from another thread, the loop not touching the batch
+    meanwhile), and `failed` says which jobs' rows could not be written."""
 
     def __init__(self, conn: apsw.Connection, last_cursor: int) -> None:
         super().__init__(conn, last_cursor)
@@ -87,6 +87,7 @@ class BatchContext(WriteContext):
         self._in_savepoint = False
         self._own: list[tuple[BulkInsert, Row]] = []  # the running job's waiting rows
         self._waiting: list[_WaitingJob] = []  # ended jobs', to write together
+        self._encoded: list[tuple[BulkInsert, str]] | None = None
 
     @property
     def conn(self) -> apsw.Connection:
@@ -139,14 +140,12 @@ class BatchContext(WriteContext):
     def write_waiting(self) -> None:
         """Write the ended jobs' waiting rows: a statement per table, else job by job."""
         jobs, self._waiting = self._waiting, []
+        tables, self._encoded = self._encoded, None
         if not jobs:
             return
-        pairs = [pair for job in jobs for pair in job.rows]
         try:
-            tables = [
-                (into, json.dumps([row for _, row in group]))
-                for into, group in itertools.groupby(pairs, key=lambda pair: pair[0])
-            ]
+            if tables is None:
+                tables = _encode(jobs)
             if len(tables) == 1:
                 self._conn.execute(tables[0][0].many, (tables[0][1],))
             else:
@@ -159,6 +158,14 @@ class BatchContext(WriteContext):
             for job in jobs:
                 self._write_alone(job)
 
+    def encode_waiting(self) -> None:
+        """Encode the waiting rows now (Python work, so on the loop's thread), for a
+        `write_waiting` in another thread that then needs the GIL only between statements."""
+        try:
+            self._encoded = _encode(self._waiting)
+        except Exception:
+            self._encoded = None  # write_waiting will meet it again, and write job by job
+
     def _write_alone(self, job: _WaitingJob) -> None:
         try:
             with self._conn:  # a savepoint: the job's rows go in together or not at all
@@ -170,3 +177,12 @@ class BatchContext(WriteContext):
             self.failed[job.number] = error
             dropped = {id(change) for change in job.changes}
             self.events[:] = [change for change in self.events if id(change) not in dropped]
+
+
+def _encode(jobs: list[_WaitingJob]) -> list[tuple[BulkInsert, str]]:
+    """The jobs' rows as one JSON array per table, in order."""
+    pairs = [pair for job in jobs for pair in job.rows]
+    return [
+        (into, json.dumps([row for _, row in group]))
+        for into, group in itertools.groupby(pairs, key=lambda pair: pair[0])
+    ]

@@ -15,7 +15,7 @@ from pnotify import db
 from pnotify.changes import Change
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
-from pnotify.write_context import WriteContext
+from pnotify.write_context import BulkInsert, WriteContext
 from tests.serverproc import scalar
 
 pytestmark = pytest.mark.anyio
@@ -162,3 +162,25 @@ async def test_a_job_whose_failure_ended_the_transaction_fails_the_whole_batch(
     assert all(isinstance(result, Exception) for result in results)
     assert stored(database) == []
     assert committed == []
+
+
+async def test_rows_json_cannot_carry_go_in_one_by_one(database: Path) -> None:
+    """A BLOB has no JSON form: the batch's rows are then written job by job, as they are."""
+    conn = db.connect(database)
+    conn.execute("CREATE TABLE blobs (data BLOB) STRICT")
+    conn.close()
+    blobs = BulkInsert("blobs", ["data"])
+
+    def insert(data: bytes) -> Job:
+        return lambda ctx: ctx.insert(blobs, (data,))
+
+    results, _ = await run_batch(database, insert(b"\x00\xff"), insert(b"two"))
+    assert results == [None, None]
+    conn = db.connect(database)
+    try:
+        assert conn.execute("SELECT data FROM blobs ORDER BY rowid").fetchall() == [
+            (b"\x00\xff",),
+            (b"two",),
+        ]
+    finally:
+        conn.close()

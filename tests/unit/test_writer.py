@@ -74,6 +74,63 @@ async def test_run_answers_after_commit(database: Path, user_id: str) -> None:
         await writer.close()
 
 
+async def test_then_builds_the_answer_on_the_loop_while_the_helper_commits(
+    database: Path, user_id: str
+) -> None:
+    """`then` gets the job's result on the loop's thread; `before_commit` and COMMIT run in
+    the helper thread, inside the batch's transaction; a failed job's `then` is not called."""
+    loop_thread = threading.current_thread()
+    answered: list[tuple[str, bool]] = []
+    before_commit: list[tuple[bool, bool]] = []
+
+    def note_before_commit(conn: apsw.Connection) -> None:
+        off_loop = threading.current_thread() is not loop_thread
+        before_commit.append((off_loop, conn.get_autocommit()))
+
+    def answer(created: store.Notification) -> str:
+        answered.append((created.id, threading.current_thread() is loop_thread))
+        return f"answer for {created.id}"
+
+    def fail(ctx: WriteContext) -> store.Notification:
+        raise _Failing
+
+    writer = db.Writer(database, "NORMAL", before_commit=note_before_commit)
+    writer.start()
+    before_commit.clear()  # the one at start, outside any batch
+    try:
+        runs = [
+            writer.run(lambda ctx: writes.create(ctx, user_id, NEW), answer),
+            writer.run(fail, answer),
+        ]
+        first, failed = await asyncio.gather(*runs, return_exceptions=True)
+    finally:
+        await writer.close()
+    assert isinstance(failed, _Failing)
+    assert len(answered) == 1 and answered[0][1] is True  # once, on the loop's thread
+    assert first == f"answer for {answered[0][0]}"
+    assert before_commit == [(True, False)]  # off the loop, inside the transaction
+
+
+async def test_when_then_raises_run_raises_it_and_the_write_stands(
+    database: Path, user_id: str
+) -> None:
+    def answer(created: store.Notification) -> str:
+        raise _Failing(created.id)
+
+    writer = db.Writer(database, "NORMAL")
+    writer.start()
+    try:
+        with pytest.raises(_Failing) as raised:
+            await writer.run(lambda ctx: writes.create(ctx, user_id, NEW), answer)
+    finally:
+        await writer.close()
+    conn = db.connect(database)
+    try:
+        assert store.get(conn, user_id, str(raised.value)) is not None
+    finally:
+        conn.close()
+
+
 async def test_upkeep_between_batches_runs_after_the_answers_off_the_loop(
     database: Path, user_id: str
 ) -> None:
