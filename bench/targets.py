@@ -217,7 +217,8 @@ class SeedStack(Target):
 
         self.post_token = seed("--user", "post")
         self.list_token = seed("--user", "list")
-        seed("--bulk", str(LIST_ROWS), "--token", self.list_token)
+        # `--token=`: a token may begin with "-", which argparse would take for an option.
+        seed("--bulk", str(LIST_ROWS), f"--token={self.list_token}")
         port = _free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.process = subprocess.Popen(
