@@ -5,14 +5,13 @@ at a time and an fsync costs ~0.4 ms, so requests that arrive together share one
 (group commit) and each is answered only after its own COMMIT. The jobs run on the event
 loop's thread, each all-or-nothing (write_context.py): a dedicated writer thread was tried first
 and spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. What
-goes to a single helper thread is SQLite work that runs long in few calls, without the GIL: the
-batch's new rows, written by one statement (write_context.py), `before_commit` (the search
-index) and COMMIT (fsync); BEGIN IMMEDIATE when another process holds the lock; and after a
-batch is answered, before the next, `between_batches` upkeep and a WAL checkpoint when one is
-due (checkpoints.py). Meanwhile the loop builds the jobs' answers (`run`'s `then`): the
-loop's thread, the server's bottleneck, would otherwise wait idle for the helper (~30 % of each
-batch's time under `make bench`'s POST load). The connection is never used by two threads at
-once: the loop does not touch it while the helper thread has it.
+goes to a single helper thread is SQLite work that runs long in few calls, without the GIL: a
+batch's new rows (one statement, write_context.py), `before_commit` (the search index) and
+COMMIT (fsync), while the loop builds the batch's answers (`run`'s `then`; else the loop, the
+bottleneck, waited idle ~30 % of a batch's time under `make bench`'s POST load); BEGIN
+IMMEDIATE when another process holds the lock; and after a batch is answered, before the next,
+`between_batches` upkeep and a WAL checkpoint when one is due (checkpoints.py). The loop does
+not touch the connection while the helper thread has it.
 """
 
 from __future__ import annotations

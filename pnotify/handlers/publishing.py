@@ -3,6 +3,8 @@ webhooks): create or update by key, answer in that door's own shape, and — wit
 `Idempotency-Key` header — give a retry the first answer instead of doing it twice.
 
 All of it runs as one writer job, so the publish and the remembered answer commit together.
+Without that key the answer is made while the batch commits (db.Writer.run's `then`), from
+what was published alone: an `Answer` never touches the database.
 """
 
 from __future__ import annotations
