@@ -91,6 +91,8 @@ async def test_a_batchs_new_rows_go_in_by_one_statement_off_the_loop(
     sql, thread = inserts[0]
     assert "json_each" in sql
     assert thread != threading.get_ident()  # the helper thread's, not the loop's
+    commits = [thread for sql, thread in statements if sql == "COMMIT"]
+    assert commits and threading.get_ident() not in commits  # so is the COMMIT
     created = [result for result in results if isinstance(result, store.Notification)]
     assert len(created) == 5
     # In the batch's order, cursors and rowids alike; what was answered is what is stored.

@@ -74,11 +74,12 @@ async def test_run_answers_after_commit(database: Path, user_id: str) -> None:
         await writer.close()
 
 
-async def test_then_builds_the_answer_on_the_loop_while_the_helper_commits(
+async def test_then_makes_the_answer_on_the_loop_and_before_commit_runs_in_the_helper(
     database: Path, user_id: str
 ) -> None:
-    """`then` gets the job's result on the loop's thread; `before_commit` and COMMIT run in
-    the helper thread, inside the batch's transaction; a failed job's `then` is not called."""
+    """`then` gets the job's result on the loop's thread and makes what `run` returns (not
+    called for a failed job); `before_commit` runs in the helper thread, inside the batch's
+    transaction."""
     loop_thread = threading.current_thread()
     answered: list[tuple[str, bool]] = []
     before_commit: list[tuple[bool, bool]] = []
