@@ -133,10 +133,6 @@ class BatchContext(WriteContext):
             self._conn.execute("ROLLBACK TO job")
             self._conn.execute("RELEASE job")
 
-    @property
-    def waiting(self) -> bool:
-        return bool(self._waiting)
-
     def write_waiting(self) -> None:
         """Write the ended jobs' waiting rows: a statement per table, else job by job."""
         jobs, self._waiting = self._waiting, []
