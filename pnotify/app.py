@@ -193,6 +193,7 @@ class App:
         offered = request.header("x-request-id")
         # A proxy's request id is kept for correlation when it is a sane token; else our own.
         request_id = offered if offered and _REQUEST_ID.fullmatch(offered) else self._next_id()
+        request.request_id, request.finisher = request_id, self._finish_ahead
         started = time.perf_counter()
         try:
             response = await self._respond(request)
@@ -216,8 +217,7 @@ class App:
             # Never the exception text to the client: it goes to the log with the request id.
             log.exception("unhandled error", extra={"request_id": request_id, "path": request.path})
             response = Response.error(HTTPError(f"internal server error (request id {request_id})"))
-        self._headers.finish(request, response, request_id)
-        await response.send(send, request.scope)
+        await self._finish(request, response).send(send, request.scope)
         self._record(request, response, request_id, time.perf_counter() - started)
 
     async def _respond(self, request: Request) -> Response:
@@ -238,6 +238,17 @@ class App:
             # The route's contract, enforced here, so that no handler can skip it.
             await match.route.operation.enforce(request)
         return await match.route.handler(request)
+
+    def _finish(self, request: Request, response: Response) -> Response:
+        if not response.final:
+            self._headers.finish(request, response, request.request_id)
+            response.final = True
+        return response
+
+    def _finish_ahead(self, request: Request, response: Response) -> Response:
+        # A method, not a closure over the request: that would be a reference cycle, and a
+        # cycle per request leaves every request to the garbage collector (protocol.py).
+        return self._finish(request, response).prepare(request.scope)
 
     def _next_id(self) -> str:
         return f"{self._id_prefix}{next(self._id_numbers) & 0xFFFFFFFF:08x}"

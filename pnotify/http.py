@@ -13,6 +13,7 @@ from pnotify import errors, jsontext
 
 if TYPE_CHECKING:
     from pnotify.auth.access import Principal
+    from pnotify.responses import Response
     from pnotify.routing import Router
 
 Scope = MutableMapping[str, Any]
@@ -34,6 +35,14 @@ class WholeResponses(Protocol):
     ) -> bool:
         """Write the request's whole response, head and body, in one write; False when this
         request's response cannot be written so (then it goes through ASGI `send()`)."""
+
+    def encode(
+        self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bytes | None:
+        """The bytes `respond` would write, made ahead; None if it could not write them."""
+
+    def respond_encoded(self, scope: Scope, wire: bytes) -> bool:
+        """Write what `encode` made; False if that no longer fits (then `respond`)."""
 
 
 class HTTPError(Exception):
@@ -97,6 +106,9 @@ class Request:
     # Query parameters and body fields checked against the route's Operation (routing.py).
     params: dict[str, Any] = field(default_factory=dict)
     data: dict[str, Any] = field(default_factory=dict)
+    request_id: str = ""
+    # Set by the app: makes a response final (app.py's `_finish_ahead`).
+    finisher: Callable[[Request, Response], Response] | None = None
     _body: bytes | None = None
     _headers: dict[bytes, bytes] | None = None  # by name, built at the first lookup
 
@@ -106,6 +118,12 @@ class Request:
         if self.principal is None:
             raise Unauthorized("authentication required")
         return self.principal
+
+    def finished(self, response: Response) -> Response:
+        """`response` as it will be sent: the server's headers on it, and its bytes made. A
+        handler may have that done early, while the loop would otherwise wait for a COMMIT
+        (publishing.py); the app does it for every other response."""
+        return response if self.finisher is None else self.finisher(self, response)
 
     @property
     def router(self) -> Router:

@@ -117,35 +117,42 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     ) -> bool:
         """The whole response in one write, doing for the request's cycle what uvicorn's
         `send()` does for a head and a body (`headers` include the content-length)."""
-        own = scope.get(_CYCLE)
-        cycle: RequestResponseCycle | None = own() if own is not None else None
+        cycle = _cycle_of(scope)
         if cycle is None or cycle.response_started:
             return False
-        if cycle.disconnected:
-            return True  # as send() does: nobody to write to
-        # uvicorn's checks, one search for all names and one for all values: no value that came
-        # from a request can split the response with a line break.
-        if HEADER_RE.search(b"".join(name for name, _ in headers)) or HEADER_VALUE_RE.search(
-            b"\t".join(value for _, value in headers)
-        ):
-            raise RuntimeError("Invalid HTTP header name or value.")
+        if not cycle.disconnected:  # else, as send() does: nobody to write to
+            self._write(cycle, _encode(cycle, scope, status, headers, body))
+        return True
+
+    def respond_encoded(self, scope: Scope, wire: bytes) -> bool:
+        """Write what `encode` made for this request; False if it no longer fits (keep-alive
+        ended since: the server is stopping), and then `respond` makes it again."""
+        cycle = _cycle_of(scope)
+        if cycle is None or cycle.response_started or not cycle.keep_alive:
+            return False
+        if not cycle.disconnected:
+            self._write(cycle, wire)
+        return True
+
+    def encode(
+        self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> bytes | None:
+        """The bytes `respond` would write, made ahead (while the loop waits for a COMMIT, say);
+        None when the request can no longer be answered so."""
+        cycle = _cycle_of(scope)
+        if cycle is None or cycle.response_started:
+            return None
+        return _encode(cycle, scope, status, headers, body)
+
+    def _write(self, cycle: RequestResponseCycle, wire: bytes) -> None:
         cycle.response_started = True
         cycle.waiting_for_100_continue = False
-        parts = [STATUS_LINE[status]]
-        for name, value in (*cycle.default_headers, *headers):
-            parts += (name, b": ", value, b"\r\n")
-        if not cycle.keep_alive:
-            parts.append(b"connection: close\r\n")
-        parts.append(b"\r\n")
-        if scope["method"] != "HEAD":
-            parts.append(body)
-        self.transport.write(b"".join(parts))
+        self.transport.write(wire)
         cycle.response_complete = True
         cycle.message_event.set()
         if not cycle.keep_alive:
             self.transport.close()
         cycle.on_response()
-        return True
 
     def start_body(self, scope: Scope, headers: list[tuple[bytes, bytes]], first: bytes) -> None:
         """A 200's head and the first chunk of its chunked body in one write (uvicorn's `send()`
@@ -154,8 +161,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
         A request the client pipelined behind the stream is dropped: it could only be answered
         once the stream ends (uvicorn would otherwise have taken it for the current request)."""
-        own = scope.get(_CYCLE)
-        cycle: RequestResponseCycle = (own() if own is not None else None) or self.cycle
+        cycle: RequestResponseCycle = _cycle_of(scope) or self.cycle
         if cycle is not self.cycle:
             self.pipeline.clear()
             self.cycle = cycle
@@ -320,6 +326,37 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def _cycle_of(scope: Scope) -> RequestResponseCycle | None:
+    own = scope.get(_CYCLE)
+    cycle: RequestResponseCycle | None = own() if own is not None else None
+    return cycle
+
+
+def _encode(
+    cycle: RequestResponseCycle,
+    scope: Scope,
+    status: int,
+    headers: list[tuple[bytes, bytes]],
+    body: bytes,
+) -> bytes:
+    """A whole response: status line, uvicorn's default headers (`date`), ours, the body."""
+    # uvicorn's checks, one search for all names and one for all values: no value that came
+    # from a request can split the response with a line break.
+    if HEADER_RE.search(b"".join(name for name, _ in headers)) or HEADER_VALUE_RE.search(
+        b"\t".join(value for _, value in headers)
+    ):
+        raise RuntimeError("Invalid HTTP header name or value.")
+    parts = [STATUS_LINE[status]]
+    for name, value in (*cycle.default_headers, *headers):
+        parts += (name, b": ", value, b"\r\n")
+    if not cycle.keep_alive:
+        parts.append(b"connection: close\r\n")
+    parts.append(b"\r\n")
+    if scope["method"] != "HEAD":
+        parts.append(body)
+    return b"".join(parts)
 
 
 def _chunk(data: bytes) -> tuple[bytes, bytes, bytes]:

@@ -41,6 +41,10 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
+    # Whether the server's own headers are on it (app.py); then the whole response as our
+    # protocol will write it, if made ahead (`prepare`).
+    final: bool = field(default=False, repr=False)
+    wire: bytes | None = field(default=None, repr=False)
 
     @classmethod
     def json(
@@ -97,15 +101,31 @@ class Response:
     def raw_headers(self) -> list[tuple[bytes, bytes]]:
         return [_ENCODED.get(pair) or _encode_header(pair) for pair in self.headers]
 
+    def prepare(self, scope: Scope) -> Response:
+        """Make now the bytes `send` will write, when the request's `scope` offers our protocol;
+        for a response that nothing changes any more (`final`)."""
+        connection: WholeResponses | None = scope.get(CONNECTION)
+        if connection is not None:
+            self.wire = connection.encode(scope, self.status, self._wire_headers(), self._body())
+        return self
+
     async def send(self, send: Send, scope: Scope | None = None) -> None:
         """Send it: head and body in one write when the request's `scope` offers our protocol."""
+        connection: WholeResponses | None = scope.get(CONNECTION) if scope else None
+        if scope and connection is not None:
+            if self.wire is not None and connection.respond_encoded(scope, self.wire):
+                return
+            if connection.respond(scope, self.status, self._wire_headers(), self._body()):
+                return
+        headers = self._wire_headers()
+        await send({"type": "http.response.start", "status": self.status, "headers": headers})
+        await send({"type": "http.response.body", "body": self._body()})
+
+    def _wire_headers(self) -> list[tuple[bytes, bytes]]:
         headers = self.raw_headers()
         if self.status not in (204, 304):
             headers.append((b"content-length", str(len(self.body)).encode()))
-        body = self.body if self.status != 204 else b""
-        if scope is not None:
-            connection: WholeResponses | None = scope.get(CONNECTION)
-            if connection is not None and connection.respond(scope, self.status, headers, body):
-                return
-        await send({"type": "http.response.start", "status": self.status, "headers": headers})
-        await send({"type": "http.response.body", "body": body})
+        return headers
+
+    def _body(self) -> bytes:
+        return self.body if self.status != 204 else b""

@@ -224,6 +224,51 @@ def test_an_http_1_0_request_is_answered_and_closed(server: ServerProcess) -> No
     assert b'"status":"ok"' in received.split(b"\r\n\r\n", 1)[1]
 
 
+def _post(server: ServerProcess, token: str, version: str = "1.1") -> bytes:
+    host = server.url.removeprefix("http://")
+    body = b'{"title":"on the wire","priority":"high"}'
+    return (
+        f"POST /api/notifications/ HTTP/{version}\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        f"Origin: {ALLOWED_ORIGIN}\r\nContent-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
+
+
+def test_a_post_is_answered_whole_with_the_servers_headers(
+    server: ServerProcess, account: Account
+) -> None:
+    # A new notification's answer is made while its batch commits (publishing.py): the bytes,
+    # made ahead, must be the same whole answer as any other, and leave the connection usable.
+    wire = _send_and_read(
+        server, [_post(server, account.token), _request("GET", "/healthz", server)], ["POST", "GET"]
+    )
+    head, rest = wire.split(b"\r\n\r\n", 1)
+    headers = dict(line.split(b": ", 1) for line in head.lower().split(b"\r\n")[1:])
+    assert head.startswith(b"HTTP/1.1 201 Created\r\n")
+    for name in (b"date", b"x-content-type-options", b"content-security-policy", b"location"):
+        assert name in headers, name
+    assert len(headers[b"x-request-id"]) == 16
+    assert headers[b"access-control-allow-origin"] == ALLOWED_ORIGIN.encode()
+    length = int(headers[b"content-length"])
+    assert b'"title":"on the wire"' in rest[:length]
+    assert rest[length:].startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def test_a_post_over_http_1_0_is_answered_and_closed(
+    server: ServerProcess, account: Account
+) -> None:
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(_post(server, account.token, "1.0"))
+        received = b""
+        while chunk := sock.recv(65536):  # ends when the server closes
+            received += chunk
+    head, body = received.split(b"\r\n\r\n", 1)
+    assert head.startswith(b"HTTP/1.1 201 Created\r\n")
+    assert head.count(b"\r\nconnection: close") == 1
+    assert body.startswith(b"{") and b'"title":"on the wire"' in body
+
+
 def _more(sock: socket.socket, so_far: bytes) -> bytes:
     chunk = sock.recv(65536)
     assert chunk, f"the server closed the connection after {so_far!r}"

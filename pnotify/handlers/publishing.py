@@ -37,7 +37,10 @@ async def publish(
     key = _idempotency_key(request)
     token_id = request.user.token_id
     if key is None or token_id is None:
-        return await services.writer.run(lambda ctx: _publish_all(ctx, user_id, batch), answer)
+        return await services.writer.run(
+            lambda ctx: _publish_all(ctx, user_id, batch),
+            lambda published: request.finished(answer(published)),
+        )
     request_hash = _request_hash(request, await request.body())
 
     def once(ctx: WriteContext) -> Response:
