@@ -60,14 +60,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         "_handed_over",
         "_head_bytes",
         "_in_head",
+        "_linger",
         "_lost",
         "_on_disconnect",
-        "_timer",
     )
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._timer: asyncio.TimerHandle | None = None
+        self._linger: asyncio.TimerHandle | None = None
         self._in_head = True
         self._head_bytes = 0
         self._body_pending = False
@@ -89,7 +89,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._lost = True
-        self._stop_timer()
+        self._stop_lingering()
         self.registry.forget(self)
         super().connection_lost(exc)
         callback, self._on_disconnect = self._on_disconnect, None
@@ -237,7 +237,8 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def close_now(self) -> None:
         self._closing = True
-        self._stop_timer()
+        self.registry.stop_waiting(self)
+        self._stop_lingering()
         self.transport.close()
 
     # --- the parser's callbacks ----------------------------------------------------------
@@ -249,18 +250,17 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._in_head = False
         self.registry.waiting_for_head(self, False)
-        self._stop_timer()
         super().on_headers_complete()
         if self.cycle is not None and self.cycle.scope is self.scope:  # not an upgrade
             self.scope[_CYCLE] = weakref.ref(self.cycle)  # type: ignore[literal-required]
         if self._has_body():
             self._body_pending = True
-            self._start_timer(self.registry.limits.body_timeout, self._body_too_slow)
+            self.registry.receiving_body(self, True)
 
     def on_message_complete(self) -> None:
         if self._body_pending:
             self._body_pending = False
-            self._stop_timer()
+            self.registry.receiving_body(self, False)
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
@@ -274,8 +274,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
     def _await_head(self) -> None:
         self._in_head = True
         self._head_bytes = 0
-        self.registry.waiting_for_head(self, True)
-        self._start_timer(self.registry.limits.head_timeout, self._head_too_slow)
+        self.registry.waiting_for_head(self, True)  # with its deadline (connections.py)
 
     def _has_body(self) -> bool:
         for name, value in self.headers:
@@ -285,11 +284,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
                 return True
         return False
 
-    def _head_too_slow(self) -> None:
+    def head_too_slow(self) -> None:
+        """The registry's call, at the head's deadline (connections.py)."""
         if self._in_head:
             self._answer_and_close(408, "request head not received in time", "request_timeout")
 
-    def _body_too_slow(self) -> None:
+    def body_too_slow(self) -> None:
+        """The registry's call, at the body's deadline."""
         if self._body_pending and self.cycle is not None and not self.cycle.response_started:
             self._answer_and_close(408, "request body not received in time", "request_timeout")
         else:
@@ -311,21 +312,18 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             + body
         )
         self._closing = True  # from now on data_received discards
-        self._stop_timer()
+        self.registry.stop_waiting(self)
+        self._stop_lingering()
         if self.transport.can_write_eof():
             self.transport.write_eof()
-            self._timer = self.loop.call_later(LINGER_SECONDS, self.transport.close)
+            self._linger = self.loop.call_later(LINGER_SECONDS, self.transport.close)
         else:
             self.transport.close()
 
-    def _start_timer(self, seconds: float, callback: Any) -> None:
-        self._stop_timer()
-        self._timer = self.loop.call_later(seconds, callback)
-
-    def _stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+    def _stop_lingering(self) -> None:
+        if self._linger is not None:
+            self._linger.cancel()
+            self._linger = None
 
 
 def _cycle_of(scope: Scope) -> RequestResponseCycle | None:
