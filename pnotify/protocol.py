@@ -15,6 +15,8 @@ sockets used up the descriptors and /healthz stopped answering). Here:
 - at shutdown, a request whose body is still arriving is cut at once instead of holding the
   server for the whole graceful timeout.
 
+The registry (connections.py) keeps the connections and their deadlines, with one alarm for all.
+
 It writes a whole response, head and body, in one write (uvicorn's `send()` makes two system
 calls of it, and wakes the client twice). It also offers itself to a streaming response
 (`sse.StreamConnection`, in the scope): it says when the client is gone, so that an idle event

@@ -4,7 +4,8 @@ webhooks): create or update by key, answer in that door's own shape, and — wit
 
 All of it runs as one writer job, so the publish and the remembered answer commit together.
 Without that key the answer is made while the batch commits (db.Writer.run's `then`), from
-what was published alone: an `Answer` never touches the database.
+what was published alone, down to its bytes (`Request.finished`): an `Answer` never touches the
+database.
 """
 
 from __future__ import annotations
