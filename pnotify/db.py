@@ -10,8 +10,9 @@ batch's new rows (one statement, write_context.py), `before_commit` (the search 
 COMMIT (fsync), while the loop builds the batch's answers (`run`'s `then`; else the loop, the
 bottleneck, waited idle ~30 % of a batch's time under `make bench`'s POST load); BEGIN
 IMMEDIATE when another process holds the lock; and after a batch is answered, before the next,
-`between_batches` upkeep and a WAL checkpoint when one is due (checkpoints.py). The loop does
-not touch the connection while the helper thread has it.
+`between_batches` upkeep and the end of a WAL checkpoint (its bulk is copied beside the
+batches: checkpoints.py). The loop does not touch the connection while the helper thread has
+it.
 """
 
 from __future__ import annotations
@@ -144,7 +145,8 @@ class Writer:
 
     def start(self) -> None:
         self._conn = connect(self._path, self._synchronous)
-        self._checkpointer.take_over(self._conn)  # no checkpoint inside a COMMIT
+        # No checkpoint inside a COMMIT; the bulk of each is copied on a connection of its own.
+        self._checkpointer.take_over(self._conn, lambda: connect(self._path, self._synchronous))
         if self._before_commit is not None:
             with self._conn:
                 self._before_commit(self._conn)
@@ -181,9 +183,9 @@ class Writer:
         self._task = None
         conn, self._conn = self._conn, None
         assert conn is not None
-        await asyncio.get_running_loop().run_in_executor(
-            self._blocking, _checkpoint_and_close, conn
-        )
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._blocking, self._checkpointer.close)
+        await loop.run_in_executor(self._blocking, _checkpoint_and_close, conn)
         self._blocking.shutdown(wait=True)
 
     async def _commit_loop(self) -> None:
@@ -203,6 +205,8 @@ class Writer:
                 self._observe_commit(seconds)
             self._note_disk_state(outcomes)
             self._resolve(outcomes, events)
+            if self._checkpointer.copying_due:
+                self._checkpointer.start_copying()
             if self._conn is not None and (self._between_batches or self._checkpointer.due):
                 # The answers go out meanwhile; the next batch's BEGIN waits for it.
                 await loop.run_in_executor(self._blocking, self._upkeep, self._conn)
