@@ -199,6 +199,42 @@ def test_segments_are_merged_a_step_at_a_time_and_after_a_large_catch_up(
     _index_is_consistent(conn)
 
 
+def _index_pages(conn: apsw.Connection) -> set[tuple[int, bytes]]:
+    """The index's pages, but for its two records of totals and structure (ids 1 and 10)."""
+    rows = conn.execute("SELECT id, block FROM notifications_fts_data WHERE id > 10")
+    return {(int(page_id), bytes(block)) for page_id, block in rows}
+
+
+def test_a_large_catch_up_lands_deep_so_later_batches_merge_without_it(
+    conn: apsw.Connection,
+) -> None:
+    """Merged once as a whole, a catch-up's rows sat on a low level, and the merging after the
+    next few dozen batches rewrote them all; merged in growing chunks, they end on a level of
+    their own, deep enough that those batches' segments merge among themselves."""
+    user = users.upsert(conn, "i", "catch-up", "", "", login=False)
+    with conn:  # rows another program wrote, then indexed at once
+        ctx = WriteContext(conn, 0)
+        for number in range(3_000):  # many pages: far larger than a batch's segment
+            loaded = store.NewNotification(f"Loaded {number}", "disk full", "low", None, None)
+            writes.create(ctx, user.id, loaded)
+        assert search_index.index_pending(conn, large=500) == 3_000
+    bulk, cursor = _index_pages(conn), ctx.last_cursor
+    for batch in range(40):  # merged as a whole once, the bulk was merged again by the 26th
+        with conn:
+            ctx = WriteContext(conn, cursor)
+            for _ in range(32):
+                new = store.NewNotification(f"Batch {batch}", "disk full", "low", None, None)
+                writes.create(ctx, user.id, new)
+            search_index.index_pending(conn)
+        cursor = ctx.last_cursor
+        search_index.merge_step(conn)
+    assert bulk <= _index_pages(conn)  # the bulk's pages, every one as it was: not merged again
+    assert len(_found(conn, user.id, "batch 39")) == 32
+    _, total = store.list_page(conn, user.id, store.ListFilter(q=to_fts('"disk full"')), 1, 0)
+    assert total == 3_000 + 40 * 32
+    _index_is_consistent(conn)
+
+
 def test_merging_steps_after_new_rows_and_while_there_is_work(conn: apsw.Connection) -> None:
     """An idle server takes no step (no statement at all, so no write lock); a batch that adds
     a segment makes one due, and steps go on while they find work."""
