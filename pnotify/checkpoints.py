@@ -1,4 +1,4 @@
-"""WAL checkpoints for the writer: never in a COMMIT, mostly beside the batches, not between.
+"""WAL checkpoints for the writer: never in a COMMIT; copied beside the batches, finished between.
 
 SQLite's automatic checkpoint runs inside the COMMIT that takes the WAL past 1,000 pages: that
 batch's requests wait while the WAL is copied into the database and the database synced. In a
