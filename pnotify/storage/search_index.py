@@ -30,14 +30,6 @@ import apsw
 _INDEX_PENDING = """
 INSERT INTO notifications_fts (rowid, title, message, source)
 SELECT n.rowid, n.title, n.message, n.source
-FROM notifications_fts_pending AS p JOIN notifications AS n ON n.rowid = p.rowid;
-DELETE FROM notifications_fts_pending;
-"""
-
-
-_INDEX_PENDING_UP_TO = """
-INSERT INTO notifications_fts (rowid, title, message, source)
-SELECT n.rowid, n.title, n.message, n.source
 FROM notifications_fts_pending AS p JOIN notifications AS n ON n.rowid = p.rowid
 WHERE p.rowid <= :last;
 DELETE FROM notifications_fts_pending WHERE rowid <= :last;
@@ -54,8 +46,7 @@ def index_pending(conn: apsw.Connection, large: int = LARGE_CATCH_UP) -> int:
     rows or more are a catch-up, merged as they are indexed. Returns how many were indexed."""
     if _nth_pending(conn, large - 1) is not None:
         return _catch_up(conn, large)
-    conn.execute(_INDEX_PENDING)
-    return conn.changes()  # of the last statement: the DELETE of the noted rows
+    return _index_up_to(conn, None)
 
 
 def _catch_up(conn: apsw.Connection, first_chunk: int) -> int:
@@ -64,12 +55,17 @@ def _catch_up(conn: apsw.Connection, first_chunk: int) -> int:
     indexed, chunk = 0, first_chunk
     while True:
         last = _nth_pending(conn, chunk - 1)
-        conn.execute(_INDEX_PENDING_UP_TO, {"last": _LAST_ROWID if last is None else last})
-        indexed += conn.changes()
+        indexed += _index_up_to(conn, last)
         conn.execute(_MERGE_ALL)
         if last is None:
             return indexed
         chunk = indexed
+
+
+def _index_up_to(conn: apsw.Connection, last: int | None) -> int:
+    """Index the noted rows up to rowid `last` (None: all of them); how many."""
+    conn.execute(_INDEX_PENDING, {"last": _LAST_ROWID if last is None else last})
+    return conn.changes()  # of the last statement: the DELETE of the noted rows
 
 
 def _nth_pending(conn: apsw.Connection, offset: int) -> int | None:
