@@ -27,10 +27,13 @@ from __future__ import annotations
 
 import apsw
 
+# CROSS JOIN: SQLite then loops over the noted rows and looks each notification up, as it must.
+# With a plain JOIN it carries `rowid <= :last` over to the notifications and, without table
+# statistics, walks every notification up to there instead (100,000 rows: 18 ms a batch).
 _INDEX_PENDING = """
 INSERT INTO notifications_fts (rowid, title, message, source)
 SELECT n.rowid, n.title, n.message, n.source
-FROM notifications_fts_pending AS p JOIN notifications AS n ON n.rowid = p.rowid
+FROM notifications_fts_pending AS p CROSS JOIN notifications AS n ON n.rowid = p.rowid
 WHERE p.rowid <= :last;
 DELETE FROM notifications_fts_pending WHERE rowid <= :last;
 """
