@@ -26,7 +26,7 @@ import apsw  # noqa: E402
 from pnotify import db  # noqa: E402
 from pnotify.storage import notification_writes as writes  # noqa: E402
 from pnotify.storage import notifications as store  # noqa: E402
-from pnotify.storage import search_index  # noqa: E402
+from pnotify.storage import replay, search_index  # noqa: E402
 from tests.serverproc import ServerProcess, create_account  # noqa: E402
 
 LIST_ROWS = 100_000
@@ -155,7 +155,7 @@ class Ours(Target):
         rare = dataclasses.replace(new, title="seeded zebrafish tank warm")
         created: list[store.Notification] = []
         with conn:
-            cursor, _ = store.current_cursor(conn)
+            cursor, _ = replay.current_cursor(conn)
             context = db.WriteContext(conn, cursor)
             for index in range(LIST_ROWS):
                 notification = writes.create(context, user_id, rare if index % 1000 == 7 else new)

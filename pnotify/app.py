@@ -43,8 +43,7 @@ from pnotify.metrics import Metrics
 from pnotify.responses import Response
 from pnotify.routing import Router
 from pnotify.services import Services
-from pnotify.storage import notifications as store
-from pnotify.storage import search_index
+from pnotify.storage import replay, search_index
 from pnotify.storage import sessions as session_store
 
 log = logging.getLogger(__name__)
@@ -120,7 +119,7 @@ class App:
             settings.sse_keepalive_seconds, settings.sse_queue_limit, settings.sse_streams_per_token
         )
         metrics = self.metrics
-        cursors = Cursors(store.current_cursor, reader)
+        cursors = Cursors(replay.current_cursor, reader)
         merging = search_index.Merging()
 
         def on_commit(changes: list[Change]) -> None:

@@ -18,7 +18,7 @@ from pnotify.clock import DAY_US, now_us
 from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
-from pnotify.storage import users
+from pnotify.storage import replay, users
 from pnotify.write_context import WriteContext
 from tests.serverproc import ServerProcess, run_cli, scalar, server_env
 from tests.sseclient import async_client, open_stream
@@ -126,12 +126,12 @@ def test_retention_sweep_with_a_fake_clock(tmp_path: Path) -> None:
         return done
 
     assert sweep(now + 10 * DAY_US) == 0  # nothing is old enough yet, tombstone not either
-    before_sweep, _ = store.current_cursor(conn)
+    before_sweep, _ = replay.current_cursor(conn)
     while sweep(now + 31 * DAY_US):
         pass  # small batches, until done
     statuses = {i: store.get(conn, user.id, i).status for i in ids[:3]}  # type: ignore[union-attr]
     assert statuses == {ids[0]: "archived", ids[1]: "archived", ids[2]: "archived"}
-    synced = store.changes_after(conn, user.id, before_sweep, 10)  # other devices learn of it
+    synced = replay.changes_after(conn, user.id, before_sweep, 10)  # other devices learn of it
     assert {(c.notification_id, c.kind) for c in synced} == {
         (ids[0], "status_change"),
         (ids[2], "status_change"),
@@ -139,12 +139,12 @@ def test_retention_sweep_with_a_fake_clock(tmp_path: Path) -> None:
     while sweep(now + 61 * DAY_US):
         pass
     assert all(store.get(conn, user.id, i) is None for i in ids[:3])
-    _, replayable = store.current_cursor(conn)
+    _, replayable = replay.current_cursor(conn)
     assert replayable == 0
     while sweep(now + 200 * DAY_US):
         pass
     assert conn.execute("SELECT count(*) FROM tombstones").fetchone() == (0,)
-    current, replayable = store.current_cursor(conn)
+    current, replayable = replay.current_cursor(conn)
     assert 0 < replayable <= current
     conn.close()
 

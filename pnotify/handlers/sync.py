@@ -25,7 +25,7 @@ from pnotify.responses import Response
 from pnotify.routing import Operation, Reply, Route
 from pnotify.schema import Cursor, Field, Fields, Integer
 from pnotify.services import Services
-from pnotify.storage import notifications as store
+from pnotify.storage import replay
 
 REPLAY_PAGE = 500
 CHANGES_LIMIT_DEFAULT = 500
@@ -54,7 +54,7 @@ def resolve_cursor(given: int | str | None, services: Services, user_id: str) ->
     its creation, and an unknown one -1, which always asks for a reset. None: not given."""
     if given is None or isinstance(given, int):
         return given
-    found = store.created_cursor_of(services.reader, user_id, given)
+    found = replay.created_cursor_of(services.reader, user_id, given)
     return -1 if found is None else found
 
 
@@ -177,7 +177,7 @@ class DeviceFeed:
         last = after
         # Nothing to replay for a device that is up to date (every fresh one): no queries.
         while last < current:
-            page = store.changes_after(reader, self.user_id, last, REPLAY_PAGE)
+            page = replay.changes_after(reader, self.user_id, last, REPLAY_PAGE)
             if page:
                 last = page[-1].cursor
                 yield _Chunk(last, pending + b"".join(change_event(change) for change in page))
@@ -240,7 +240,7 @@ class SyncHandlers:
                     "reset": True,
                 }
             )
-        page = store.changes_after(self.services.reader, user_id, after, limit)
+        page = replay.changes_after(self.services.reader, user_id, after, limit)
         return Response.json(
             {
                 "notifications": [

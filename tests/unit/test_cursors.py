@@ -10,7 +10,7 @@ from pnotify import db
 from pnotify.changes import Cursors
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
-from pnotify.storage import users
+from pnotify.storage import replay, users
 
 pytestmark = pytest.mark.anyio
 
@@ -21,7 +21,7 @@ RAISE_REPLAYABLE = "UPDATE server_state SET value = max(value, ?) WHERE key = 'r
 
 async def test_cursors_follow_what_the_writer_commits(database: Path) -> None:
     reader = db.connect(database)
-    cursors = Cursors(store.current_cursor, reader)
+    cursors = Cursors(replay.current_cursor, reader)
     assert (cursors.current, cursors.replayable_after) == (0, 0)
     writer = db.Writer(
         database, "NORMAL", on_commit=cursors.published, before_commit=cursors.before_commit
@@ -32,7 +32,7 @@ async def test_cursors_follow_what_the_writer_commits(database: Path) -> None:
         assert user is not None
         created = [await writer.run(lambda ctx: writes.create(ctx, user.id, NEW)) for _ in "ab"]
         # Known when the request is answered, without a query: the last change handed over.
-        assert cursors.current == created[-1].cursor == store.current_cursor(reader)[0]
+        assert cursors.current == created[-1].cursor == replay.current_cursor(reader)[0]
         await writer.run(lambda ctx: ctx.conn.execute(RAISE_REPLAYABLE, (created[0].cursor,)))
         assert cursors.replayable_after == created[0].cursor
         assert cursors.for_client(None) == (created[-1].cursor, created[0].cursor)
@@ -42,7 +42,7 @@ async def test_cursors_follow_what_the_writer_commits(database: Path) -> None:
     # A fresh server starts from what is stored.
     again = db.connect(database)
     try:
-        restarted = Cursors(store.current_cursor, again)
+        restarted = Cursors(replay.current_cursor, again)
         assert (restarted.current, restarted.replayable_after) == (
             created[-1].cursor,
             created[0].cursor,
@@ -53,7 +53,7 @@ async def test_cursors_follow_what_the_writer_commits(database: Path) -> None:
 
 def test_a_client_past_the_published_cursor_gets_the_databases(database: Path) -> None:
     reader = db.connect(database)
-    cursors = Cursors(store.current_cursor, reader)
+    cursors = Cursors(replay.current_cursor, reader)
     other = db.connect(database)
     try:
         # Committed, not handed over yet (the writer's answer is on its way): only the database

@@ -13,6 +13,7 @@ from pnotify import db, read_limit
 from pnotify.changes import Change
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
+from pnotify.storage import replay
 from pnotify.write_context import WriteContext
 
 pytestmark = pytest.mark.anyio
@@ -54,7 +55,7 @@ async def test_one_failing_job_does_not_undo_the_others_in_its_batch(
     conn = db.connect(database)
     try:
         assert conn.execute("SELECT count(*) FROM notifications").fetchone() == (2,)
-        assert store.current_cursor(conn)[0] == third.cursor
+        assert replay.current_cursor(conn)[0] == third.cursor
     finally:
         conn.close()
 
