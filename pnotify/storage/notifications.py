@@ -113,7 +113,7 @@ COLUMNS = (
     "id, user_id, title, message, priority, status, source, created_at, read_at, "
     "metadata, cursor, created_cursor, key, content_cursor"
 )
-_SELECT = f"SELECT {COLUMNS} FROM notifications"  # noqa: S608 (constant)
+SELECT = f"SELECT {COLUMNS} FROM notifications"  # noqa: S608 (constant)
 # The rowids drive (CROSS JOIN keeps that order), each row looked up by it.
 _COLUMNS_OF_N = ", ".join("n." + name.strip() for name in COLUMNS.split(","))
 _BY_ROWIDS = f"""SELECT n.rowid, {_COLUMNS_OF_N}
@@ -127,7 +127,7 @@ def row_to_notification(row: tuple[Any, ...]) -> Notification:
 
 def get(conn: apsw.Connection, user_id: str, notification_id: str) -> Notification | None:
     row = conn.execute(
-        _SELECT + " WHERE id = ? AND user_id = ?", (notification_id, user_id)
+        SELECT + " WHERE id = ? AND user_id = ?", (notification_id, user_id)
     ).fetchone()
     return row_to_notification(row) if row else None
 
@@ -171,7 +171,7 @@ def list_page(
 ) -> tuple[list[Notification], int]:
     """Newest first, and the total number of matches."""
     where, params = _where(filters, _FILTER_SQL)
-    rows = conn.execute(_SELECT + where + _PAGE, [user_id, *params, limit, offset]).fetchall()
+    rows = conn.execute(SELECT + where + _PAGE, [user_id, *params, limit, offset]).fetchall()
     return [row_to_notification(row) for row in rows], count(conn, user_id, filters)
 
 
@@ -237,7 +237,7 @@ def _number(conn: apsw.Connection, sql: str, params: list[Any]) -> int:
 def by_key(conn: apsw.Connection, user_id: str, key: str) -> Notification | None:
     """The newest of the user's notifications with this key that is not archived."""
     row = conn.execute(
-        _SELECT + " WHERE user_id = ? AND key = ? AND status != 'archived' "
+        SELECT + " WHERE user_id = ? AND key = ? AND status != 'archived' "
         "ORDER BY created_at DESC LIMIT 1",
         (user_id, key),
     ).fetchone()

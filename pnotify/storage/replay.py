@@ -8,9 +8,7 @@ from typing import Any
 import apsw
 
 from pnotify.changes import Change, ChangeKind
-from pnotify.storage.notifications import COLUMNS, Notification, row_to_notification
-
-_SELECT = f"SELECT {COLUMNS} FROM notifications"  # noqa: S608 (constant)
+from pnotify.storage.notifications import SELECT, Notification, row_to_notification
 
 
 def current_cursor(conn: apsw.Connection) -> tuple[int, int]:
@@ -39,7 +37,7 @@ def changes_after(conn: apsw.Connection, user_id: str, after: int, limit: int) -
     changed since is a `status_change`; deleted rows come from their tombstones.
     """
     rows = conn.execute(
-        _SELECT + " WHERE user_id = ? AND cursor > ? ORDER BY cursor LIMIT ?",
+        SELECT + " WHERE user_id = ? AND cursor > ? ORDER BY cursor LIMIT ?",
         (user_id, after, limit),
     ).fetchall()
     deleted: list[tuple[Any, ...]] = conn.execute(
