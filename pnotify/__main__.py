@@ -7,11 +7,10 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
-from pnotify import backup, client, commands, db, logs, migrate
+from pnotify import backup, client_cli, commands, db, logs, migrate
 from pnotify.config import ConfigError, load_settings
 from pnotify.serve import ServeError, serve
 from pnotify.storage import client_tokens as token_store
@@ -41,11 +40,21 @@ def _port(text: str) -> int:
     return int(text)
 
 
-def _version() -> str:
-    try:
-        return version("priority-notify")
-    except PackageNotFoundError:
-        return "unknown (not installed)"
+class _Version(argparse.Action):
+    """`--version`, looked up only when asked for: importlib.metadata costs every start ~60 ms."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="show the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> NoReturn:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            found = version("priority-notify")
+        except PackageNotFoundError:
+            found = "unknown (not installed)"
+        print(f"{parser.prog} {found}")
+        parser.exit()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
         "it serves. Settings come from the environment and .env (see .env.example).",
         formatter_class=formatter,
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--version", action=_Version)
     commands_ = parser.add_subparsers(dest="command", metavar="COMMAND")
     serve_command = commands_.add_parser(
         "serve", help="run the server (the default)", formatter_class=formatter
@@ -79,7 +88,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     new_migration.add_argument("name", help="what the migration does, e.g. add_tags")
     _token_parser(commands_.add_parser("token", help="manage API tokens"), formatter)
-    client.add_commands(commands_, formatter)
+    client_cli.add_commands(commands_, formatter)
     return parser
 
 
@@ -120,7 +129,9 @@ def _token_parser(token: argparse.ArgumentParser, formatter: type[argparse.HelpF
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    if args.command in client.COMMANDS:
+    if args.command in client_cli.COMMANDS:
+        from pnotify import client  # httpx: imported only for the commands that use it
+
         return client.run(args)
     database_setting = "DATA_DIR"
     try:

@@ -13,13 +13,13 @@ import os
 import re
 import sys
 import time
+from typing import TYPE_CHECKING
 
 import apsw
 
 from pnotify import db, read_limit
 from pnotify.auth.access import AccessControl, SignInRequired
 from pnotify.auth.bearer import TokenAuthenticator
-from pnotify.auth.oidc import OIDCClient
 from pnotify.auth.rate_limit import WriteRateLimit
 from pnotify.auth.session_cookies import SessionCookies
 from pnotify.background import BackgroundTasks
@@ -45,6 +45,9 @@ from pnotify.routing import Router
 from pnotify.services import Services
 from pnotify.storage import replay, search_index
 from pnotify.storage import sessions as session_store
+
+if TYPE_CHECKING:
+    from pnotify.auth.oidc import OIDCClient
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +100,11 @@ class App:
     async def startup(self) -> None:
         settings = self.settings
         services = self.services = self._open_services()
-        self.oidc = OIDCClient(settings.oidc) if settings.oidc is not None else None
+        if settings.oidc is not None:
+            # Imported here: httpx and pyjwt are ~0.25 s of start-up a local-mode server skips.
+            from pnotify.auth.oidc import OIDCClient
+
+            self.oidc = OIDCClient(settings.oidc)
         self.router = Router(all_routes(services, self.oidc, self.metrics))
         self.metrics.watch(services)
         self.background = BackgroundTasks(services, self.oidc)

@@ -15,8 +15,9 @@ import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
-from pnotify.auth.oidc import OIDCClient, OIDCError
+from pnotify.auth.login import OIDCError
 from pnotify.broker import CloseReason
 from pnotify.clock import now_us
 from pnotify.handlers import publishing
@@ -24,6 +25,9 @@ from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.services import Services
 from pnotify.storage import client_tokens as token_store
 from pnotify.storage import sessions as session_store
+
+if TYPE_CHECKING:
+    from pnotify.auth.oidc import OIDCClient
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,6 @@ from __future__ import annotations
 import io
 from urllib.parse import urlencode
 
-import segno
-
 
 def device_link(server_url: str, token: str, name: str) -> str:
     return "pnotify://add?" + urlencode({"server": server_url, "token": token, "name": name})
@@ -18,6 +16,8 @@ def device_link(server_url: str, token: str, name: str) -> str:
 
 def render(payload: str, kind: str) -> bytes:
     """`kind` is "png" or "svg"."""
+    import segno  # here: ~25 ms that every start-up would pay for a page seldom opened
+
     code = segno.make(payload, error="m", micro=False)
     buffer = io.BytesIO()
     if kind == "svg":

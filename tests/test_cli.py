@@ -309,3 +309,21 @@ def test_subscribe_exec_runs_a_command_per_notification(
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(10)
+
+
+def test_a_local_mode_server_and_the_operator_commands_leave_heavy_libraries_unimported() -> None:
+    """httpx, pyjwt, segno and importlib.metadata are a quarter of a second of every start:
+    imported only by what uses them (the OIDC client, `send`/`subscribe`, a QR code,
+    `--version`)."""
+    probe = (
+        "import sys\n"
+        "import pnotify.__main__, pnotify.app\n"
+        "main = pnotify.__main__._parser()\n"
+        "main.parse_args(['token', 'list'])\n"
+        "heavy = ('httpx', 'jwt', 'segno', 'importlib.metadata')\n"
+        "print(','.join(name for name in heavy if name in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""

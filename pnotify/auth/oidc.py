@@ -14,9 +14,7 @@ confusion has nothing to work with. pyjwt has no nonce check: it is done here.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
-import secrets
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -25,20 +23,13 @@ from urllib.parse import quote_plus, urlencode
 import httpx
 import jwt
 
+from pnotify.auth.login import LoginRequest, OIDCError, ProviderUnavailable
 from pnotify.config import OIDCSettings
 
 HTTP_TIMEOUT = httpx.Timeout(5.0)
 METADATA_TTL_SECONDS = 3600.0
 LEEWAY_SECONDS = 60
 ASYMMETRIC_ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384")
-
-
-class OIDCError(Exception):
-    """Sign-in cannot go on; the message is safe to show to the person signing in."""
-
-
-class ProviderUnavailable(OIDCError):
-    """The identity provider did not answer (in time)."""
 
 
 @dataclass(frozen=True)
@@ -49,24 +40,6 @@ class ProviderMetadata:
     jwks_uri: str
     end_session_endpoint: str | None
     token_auth_methods: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class LoginRequest:
-    """What is kept in the short-lived login cookie and what goes to the provider."""
-
-    state: str
-    nonce: str
-    code_verifier: str
-
-    @classmethod
-    def new(cls) -> LoginRequest:
-        return cls(secrets.token_urlsafe(24), secrets.token_urlsafe(24), secrets.token_urlsafe(48))
-
-    @property
-    def code_challenge(self) -> str:
-        digest = hashlib.sha256(self.code_verifier.encode()).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import apsw
 
 from pnotify.auth import signing
 from pnotify.auth.access import Principal
-from pnotify.auth.oidc import LoginRequest
+from pnotify.auth.login import LoginRequest
 from pnotify.config import Settings
 from pnotify.http import Request
 from pnotify.responses import Response

@@ -5,9 +5,10 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
-from pnotify.auth.oidc import LoginRequest, OIDCClient, OIDCError, ProviderUnavailable
+from pnotify.auth.login import LoginRequest, OIDCError, ProviderUnavailable
 from pnotify.auth.session_cookies import SESSION_TTL_SECONDS, PendingLogin, safe_next
 from pnotify.broker import CloseReason
 from pnotify.http import Request
@@ -17,6 +18,9 @@ from pnotify.services import Services
 from pnotify.storage import sessions as session_store
 from pnotify.storage import users
 from pnotify.templating import Safe, message_page, page, render
+
+if TYPE_CHECKING:
+    from pnotify.auth.oidc import OIDCClient
 
 log = logging.getLogger(__name__)
 
