@@ -295,3 +295,53 @@ def test_indexing_a_batch_reads_its_own_rows_not_every_notification(tmp_path: Pa
         small.close()
         large.close()
     assert many <= 2 * few + 2  # ten times the rows, about the same work (before: 158 vs 23)
+
+
+class _SyncCountingFile(apsw.VFSFile):
+    def __init__(self, synced: list[str], name: str | apsw.URIFilename, flags: list[int]) -> None:
+        self._synced = synced
+        self._name = Path(name.filename() if isinstance(name, apsw.URIFilename) else name).name
+        super().__init__("unix", name, flags)
+
+    def xSync(self, flags: int) -> None:
+        self._synced.append(self._name)
+        super().xSync(flags)
+
+
+class _SyncCountingVFS(apsw.VFS):
+    """The default VFS while it is registered: SQLite's own, noting each file it syncs."""
+
+    def __init__(self) -> None:
+        self.synced: list[str] = []
+        super().__init__("sync-counting", base="unix", makedefault=True)
+
+    def xOpen(self, name: str | apsw.URIFilename | None, flags: list[int]) -> apsw.VFSFile:
+        assert name is not None  # SQLite's temporary files have none; this test makes none
+        return _SyncCountingFile(self.synced, name, flags)
+
+
+def test_a_merging_step_leaves_syncing_to_the_next_batch(tmp_path: Path) -> None:
+    """A step only rearranges the index: lost to a power cut, the index is as it was. So its
+    COMMIT does not wait for the disk (it did: one sync more after ~a batch in four), and the
+    next batch's COMMIT syncs the log as before."""
+    vfs = _SyncCountingVFS()
+    try:
+        conn = db.open_and_migrate(tmp_path / "sync.db")  # synchronous = FULL
+        user = users.upsert(conn, "i", "sync", "", "", login=False)
+        for batch in range(4):  # four segments: a level to merge
+            with conn:
+                ctx = WriteContext(conn, batch)
+                writes.create(ctx, user.id, store.NewNotification("n", None, "low", None, None))
+                search_index.index_pending(conn)
+        vfs.synced.clear()
+        assert search_index.merge_step(conn)
+        assert vfs.synced == []
+        assert conn.pragma("synchronous") == 2  # FULL again, for the batches
+        with conn:
+            ctx = WriteContext(conn, 4)
+            writes.create(ctx, user.id, store.NewNotification("n", None, "low", None, None))
+            search_index.index_pending(conn)
+        assert vfs.synced == ["sync.db-wal"]
+        conn.close()
+    finally:
+        vfs.unregister()
