@@ -86,9 +86,9 @@ def build(path: Path) -> None:
             ),
         )
         conn.execute("UPDATE server_state SET value = ? WHERE key = 'change_cursor'", (ROWS,))
-        search_index.index_pending(conn)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
+    search_index.bring_up_to_date(path)
     print(f"built {ROWS:,} rows in {time.monotonic() - started:.0f} s", file=sys.stderr)
 
 
@@ -98,6 +98,7 @@ def _cached_database() -> Path:
         partial = cached.with_suffix(".partial")
         partial.unlink(missing_ok=True)
         build(partial)
+        search_index.index_path(partial).rename(search_index.index_path(cached))
         partial.rename(cached)
     return cached
 
@@ -111,6 +112,8 @@ def main() -> int:
         data = Path(temp) / "data"
         data.mkdir()
         shutil.copyfile(source, data / "priority_notify.db")
+        index = search_index.index_path(data / "priority_notify.db")
+        shutil.copyfile(search_index.index_path(source), index)
         # The copy's ~800 MB of dirty pages would otherwise be written back during the loads.
         os.sync()
         conn = db.connect(data / "priority_notify.db")

@@ -165,11 +165,12 @@ class Ours(Target):
                 "UPDATE server_state SET value = ? WHERE key = 'change_cursor'",
                 (context.last_cursor,),
             )
-            search_index.index_pending(conn)
         # Leave the database as a loader alone would on closing: its ~100 MB of WAL copied into
         # the database, rather than left for the server to copy while it is being measured (an
         # artefact of loading behind a running server's back).
         conn.pragma("wal_checkpoint", "TRUNCATE")
+        # Indexed here too, as its rows were written: not by the server while it is measured.
+        search_index.bring_up_to_date(Path(conn.filename))
         since: str = store.Notification.to_json(created[0])["created_at"]
         return since
 

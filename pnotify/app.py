@@ -42,6 +42,7 @@ from pnotify.logs import FrequentLines
 from pnotify.metrics import Metrics
 from pnotify.responses import Response
 from pnotify.routing import Router
+from pnotify.search_indexer import SearchIndexer
 from pnotify.services import Services
 from pnotify.storage import replay, search_index
 from pnotify.storage import sessions as session_store
@@ -121,13 +122,16 @@ class App:
     def _open_services(self) -> Services:
         settings = self.settings
         reader = db.open_and_migrate(settings.database_path, settings.synchronous)
+        search = SearchIndexer(settings.database_path)
+        search.start()  # before the reader attaches the index file: it may be made anew
+        search_index.attach(reader, settings.database_path)
         read_limit.limit_read_time(reader, settings.read_time_limit_ms)
         broker = Broker(
             settings.sse_keepalive_seconds, settings.sse_queue_limit, settings.sse_streams_per_token
         )
         metrics = self.metrics
         cursors = Cursors(replay.current_cursor, reader)
-        merging = search_index.Merging()
+        forgotten = 0
 
         def on_commit(changes: list[Change]) -> None:
             metrics.count_changes(changes)
@@ -135,7 +139,9 @@ class App:
             broker.publish(changes)
 
         def before_commit(conn: apsw.Connection) -> None:
-            merging.indexed(search_index.index_pending(conn))
+            nonlocal forgotten
+            if search.applied > forgotten:  # the changes the index holds now
+                forgotten = search_index.forget_applied(conn, search.applied)
             cursors.before_commit(conn)
 
         writer = db.Writer(
@@ -144,7 +150,9 @@ class App:
             on_commit=on_commit,
             observe_commit=metrics.commit_seconds.observe,
             before_commit=before_commit,
-            between_batches=merging.step,
+            after_commit=search.changed,
+            # Bulk actions over a search read the index in the writer's transaction.
+            prepare=lambda conn: search_index.attach(conn, settings.database_path),
         )
         writer.start()
         broker.start()
@@ -154,7 +162,16 @@ class App:
             tokens, cookies, reader, settings.public_url, WriteRateLimit(settings.token_rate_limit)
         )
         return Services(
-            settings, reader, writer, tokens, broker, cookies, access, cursors, self.access_log
+            settings,
+            reader,
+            writer,
+            tokens,
+            broker,
+            cookies,
+            access,
+            cursors,
+            search,
+            self.access_log,
         )
 
     async def _print_sign_in_link(self) -> None:
@@ -187,6 +204,7 @@ class App:
         if self.background is not None:
             await self.background.flush_last_used()
         await self.services.writer.close()
+        await self.services.search.stop()
         self.services.reader.close()
         if self.lines is not None:
             self.lines.flush()

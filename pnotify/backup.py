@@ -3,7 +3,8 @@ whether a server is using a database.
 
 A backup is one backup step over the whole database: it reads a single consistent snapshot
 while the server keeps writing (WAL lets readers and the writer go on side by side), so every
-notification acknowledged before the backup started is in the copy.
+notification acknowledged before the backup started is in the copy. The search index's own
+file is not copied: it is made from the rows, anew after a restore.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pathlib import Path
 import apsw
 
 from pnotify import db, migrate
+from pnotify.storage import search_index
 
 
 class BackupError(Exception):
@@ -105,3 +107,5 @@ def restore(source_file: Path, database: Path) -> None:
         # Read-only, so a backup on read-only media restores and is left as it was.
         source = db.connect(source_file, readonly=True)
         _copy_file(source, db.connect(database, "FULL"), ("wal_checkpoint", "TRUNCATE"))
+        # The search index is made from the rows: the server builds it anew when it starts.
+        search_index.remove_index(database)

@@ -106,7 +106,7 @@ class Checkpointer:
         self._copied = False
         self._next_at = self._wal_pages + self.pages
         try:
-            conn.wal_checkpoint(mode=mode)
+            conn.wal_checkpoint("main", mode)  # not the attached search index's
         except apsw.BusyError:
             return  # a reader held on: a later batch tries again
         except apsw.Error:

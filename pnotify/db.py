@@ -6,13 +6,13 @@ at a time and an fsync costs ~0.4 ms, so requests that arrive together share one
 loop's thread, each all-or-nothing (write_context.py): a dedicated writer thread was tried first
 and spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. What
 goes to a single helper thread is SQLite work that runs long in few calls, without the GIL: a
-batch's new rows (one statement, write_context.py), `before_commit` (the search index) and
-COMMIT (fsync), while the loop builds the batch's answers (`run`'s `then`; else the loop, the
-bottleneck, waited idle ~30 % of a batch's time under `make bench`'s POST load); BEGIN
-IMMEDIATE when another process holds the lock; and after a batch is answered, before the next,
-`between_batches` upkeep and the end of a WAL checkpoint (its bulk is copied beside the
-batches: checkpoints.py). The loop does not touch the connection while the helper thread has
-it.
+batch's new rows (one statement, write_context.py), `before_commit` and COMMIT (fsync), while
+the loop builds the batch's answers (`run`'s `then`; else the loop, the bottleneck, waited
+idle ~30 % of a batch's time under `make bench`'s POST load); BEGIN IMMEDIATE when another
+process holds the lock; and after a batch is answered, before the next, the end of a WAL
+checkpoint (its bulk is copied beside the batches: checkpoints.py). The search index is kept
+by a thread of its own (search_indexer.py). The loop does not touch the connection while the
+helper thread has it.
 """
 
 from __future__ import annotations
@@ -112,17 +112,18 @@ class Writer:
         on_commit: Callable[[list[Change]], None] | None = None,
         observe_commit: Callable[[float], None] | None = None,
         before_commit: Callable[[apsw.Connection], object] | None = None,
-        between_batches: Callable[[apsw.Connection], None] | None = None,
+        after_commit: Callable[[], None] | None = None,
+        prepare: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
         """`before_commit` runs in every batch's transaction just before COMMIT, in the helper
-        thread, and once at start (in a transaction of its own); `between_batches` runs after
-        each batch's requests are answered, in the helper thread and outside any transaction
-        (it takes its own), for upkeep that may take a while: the loop reads the next requests
-        meanwhile, and the next batch begins after it; `on_commit` gets each batch's committed
-        changes."""
+        thread, and once at start (in a transaction of its own); `after_commit` runs right
+        after each COMMIT, in the helper thread (it must be quick: it tells another thread);
+        `on_commit` gets each batch's committed changes; `prepare` gets the connection once,
+        when it is opened."""
         self._path = path
         self._before_commit = before_commit
-        self._between_batches = between_batches
+        self._after_commit = after_commit
+        self._prepare = prepare
         self._observe_commit = observe_commit
         self._synchronous = synchronous
         self._on_commit = on_commit
@@ -145,6 +146,8 @@ class Writer:
 
     def start(self) -> None:
         self._conn = connect(self._path, self._synchronous)
+        if self._prepare is not None:
+            self._prepare(self._conn)
         # No checkpoint inside a COMMIT; the bulk of each is copied on a connection of its own.
         self._checkpointer.take_over(self._conn, lambda: connect(self._path, self._synchronous))
         if self._before_commit is not None:
@@ -207,20 +210,11 @@ class Writer:
             self._resolve(outcomes, events)
             if self._checkpointer.copying_due:
                 self._checkpointer.start_copying()
-            if self._conn is not None and (self._between_batches or self._checkpointer.due):
+            if self._conn is not None and self._checkpointer.due:
                 # The answers go out meanwhile; the next batch's BEGIN waits for it.
-                await loop.run_in_executor(self._blocking, self._upkeep, self._conn)
-
-    def _upkeep(self, conn: apsw.Connection) -> None:
-        if self._between_batches is not None and not self.disk_full:
-            try:
-                self._between_batches(conn)
-            except apsw.FullError:
-                pass  # a full disk shows in the batches (disk_full), not a trace per batch
-            except Exception:  # upkeep: worth a log line, not the writer
-                log.exception("upkeep between write batches failed")
-        if self._checkpointer.due:
-            self._checkpointer.checkpoint(conn)
+                await loop.run_in_executor(
+                    self._blocking, self._checkpointer.checkpoint, self._conn
+                )
 
     def _note_disk_state(self, outcomes: list[tuple[_Job, bool, Any]]) -> None:
         """Full while writes fail with SQLITE_FULL; clear again after any write commits."""
@@ -238,12 +232,8 @@ class Writer:
         conn = self._conn
         assert conn is not None
         try:
-            await self._begin(loop, conn)
+            first_cursor = await self._begin(loop, conn)
             try:
-                row = conn.execute(
-                    "SELECT value FROM server_state WHERE key = 'change_cursor'"
-                ).fetchone()
-                first_cursor = int(row[0]) if row else 0
                 context = BatchContext(conn, first_cursor)
                 outcomes = [(job, *context.run(number, job.fn)) for number, job in enumerate(batch)]
                 if context.last_cursor != first_cursor:
@@ -275,13 +265,16 @@ class Writer:
         if self._before_commit is not None:
             self._before_commit(conn)
         conn.execute("COMMIT")
+        if self._after_commit is not None:
+            self._after_commit()
 
-    async def _begin(self, loop: asyncio.AbstractEventLoop, conn: apsw.Connection) -> None:
-        """Take the write lock: inline when it is free (the usual case), else wait in a thread."""
+    async def _begin(self, loop: asyncio.AbstractEventLoop, conn: apsw.Connection) -> int:
+        """Begin, with the write lock: inline when it is free (the usual case), else waited for
+        in a thread. Returns the change cursor."""
         try:
-            conn.execute("BEGIN IMMEDIATE")
+            return _begin_locked(conn)
         except apsw.BusyError:
-            await loop.run_in_executor(self._blocking, _begin_waiting, conn)
+            return await loop.run_in_executor(self._blocking, _begin_waiting, conn)
 
     def _resolve(self, outcomes: list[tuple[_Job, bool, Any]], events: list[Change]) -> None:
         # Publish committed changes first, in cursor order, then wake the requests.
@@ -299,15 +292,34 @@ class Writer:
                 job.future.set_exception(value)
 
 
-def _begin_waiting(conn: apsw.Connection) -> None:
+# BEGIN IMMEDIATE would take the write lock of every attached database as well: the search
+# index's too, which its own thread writes (search_indexer.py). A write as the transaction's
+# first statement takes this database's lock alone (waiting as BEGIN IMMEDIATE would, with no
+# snapshot taken before it), and reads the change cursor.
+_LOCK_AND_READ_CURSOR = (
+    "UPDATE server_state SET value = value WHERE key = 'change_cursor' RETURNING value"
+)
+
+
+def _begin_locked(conn: apsw.Connection) -> int:
+    conn.execute("BEGIN")
+    try:
+        ((cursor,),) = conn.execute(_LOCK_AND_READ_CURSOR).fetchall()
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(cursor)  # type: ignore[arg-type]  # the schema's INTEGER NOT NULL
+
+
+def _begin_waiting(conn: apsw.Connection) -> int:
     conn.set_busy_timeout(BUSY_TIMEOUT_MS)
     try:
-        conn.execute("BEGIN IMMEDIATE")
+        return _begin_locked(conn)
     finally:
         conn.set_busy_timeout(0)
 
 
 def _checkpoint_and_close(conn: apsw.Connection) -> None:
     with contextlib.suppress(apsw.Error):
-        conn.pragma("wal_checkpoint", "TRUNCATE")
+        conn.wal_checkpoint("main", apsw.SQLITE_CHECKPOINT_TRUNCATE)
     conn.close()

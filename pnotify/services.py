@@ -1,5 +1,6 @@
-"""What handlers share: settings, the loop's read connection, the writer, the broker and the
-authenticators. Built once at start-up (app.py) and handed to each handler module's `routes`."""
+"""What handlers share: settings, the loop's read connection, the writer, the search index's
+thread, the broker and the authenticators. Built once at start-up (app.py) and handed to each
+handler module's `routes`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pnotify.changes import Cursors
 from pnotify.config import Settings
 from pnotify.db import Writer
 from pnotify.logs import FrequentLines
+from pnotify.search_indexer import SearchIndexer
 
 
 @dataclass
@@ -27,6 +29,7 @@ class Services:
     cookies: SessionCookies
     access: AccessControl
     cursors: Cursors
+    search: SearchIndexer
     # A line per stream opened and closed, written in batches: like the request lines, None
     # with ACCESS_LOG=false or below INFO.
     lines: FrequentLines | None = None

@@ -18,7 +18,7 @@ from pnotify.clock import DAY_US, now_us
 from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
-from pnotify.storage import replay, users
+from pnotify.storage import replay, search_index, users
 from pnotify.write_context import WriteContext
 from tests.serverproc import ServerProcess, run_cli, scalar, server_env
 from tests.sseclient import async_client, open_stream
@@ -76,9 +76,15 @@ def test_backup_under_write_load_and_restore(server: ServerProcess, tmp_path: Pa
     server.stop()
     restored = run_cli(server.data_dir, "restore", str(copy), env=server.env)
     assert restored.returncode == 0, restored.stderr
+    # The search index is made anew from the restored rows (it held the later ones too).
+    assert not search_index.index_path(server.database_path).exists()
     server.launch()
     listed = httpx.get(server.url + BASE, params={"limit": 1}, headers=account.headers).json()
     assert listed["total"] == len(stored)
+    found = httpx.get(
+        server.url + BASE, params={"q": "load", "limit": 1}, headers=account.headers
+    ).json()
+    assert found["total"] == len(stored)
 
 
 def test_a_second_server_on_the_same_database_is_refused(server: ServerProcess) -> None:

@@ -58,6 +58,8 @@ class InboxHandlers:
         self, user_id: str, filters: dict[str, Any], action: str
     ) -> Response:
         matching = store.ListFilter(**filters)
+        if matching.q is not None:
+            await self.services.search.caught_up(self.services.reader)
         changed: writes.Changed = []
         while True:
             batch = await self.services.writer.run(

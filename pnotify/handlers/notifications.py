@@ -146,6 +146,8 @@ class NotificationHandlers:
         params = dict(request.params)
         limit, offset = params.pop("limit"), params.pop("offset")
         filters = store.ListFilter(**params)  # the other parameters are LIST_QUERY's filters
+        if filters.q is not None:
+            await self.services.search.caught_up(self.services.reader)
         items, total = self.encoded.page(
             self.services.reader, request.user.user_id, filters, limit, offset
         )

@@ -128,6 +128,8 @@ class PageHandlers:
         items: list[store.Notification] = []
         total = 0
         if not view.search_problem:
+            if view.fts is not None:
+                await self.services.search.caught_up(reader)
             items, total = store.list_page(reader, user.id, view.filters(), PAGE_SIZE, view.offset)
         unread = store.count(reader, user.id, store.ListFilter(status="unread"))
         unread_filter = view.unread_filter()

@@ -139,7 +139,9 @@ _FILTER_SQL = {
     "priority": " AND priority = ?",
     "source": " AND source = ? COLLATE NOCASE",
     "since": " AND created_at > ?",
-    "q": " AND rowid IN (SELECT rowid FROM notifications_fts WHERE notifications_fts MATCH ?)",
+    # The index is its own file, attached as `search` (storage/search_index.py).
+    "q": " AND rowid IN"
+    " (SELECT rowid FROM search.notifications_fts WHERE notifications_fts MATCH ?)",
 }
 # The counters cover every filter but time and search.
 _COUNT_FILTER_SQL = {k: sql for k, sql in _FILTER_SQL.items() if k not in ("since", "q")}

@@ -1,132 +1,256 @@
-"""Bringing the full-text index up to date with the rows written in this transaction.
+"""The full-text index, in a database file of its own beside the notifications (`index_path`),
+and what keeps it right (sql/0008_search_apart.sql says why it is apart).
 
-Inserts only note their rowid (see sql/0006_search_batched.sql for why); whoever commits
-notifications calls `index_pending` first, in the same transaction: the writer before each
-batch's COMMIT, and once at start-up for rows another program may have left pending. A search
-therefore never sees a committed notification missing from the index.
+- Every change to a notification's words notes its rowid in the main database's
+  `search_changes`, numbered in order.
+- The index file holds the number of the last change it has taken in (`applied`), written in
+  the same transaction as the words (`apply_changes`): after a crash it goes on from there.
+- The writer removes the changes up to `applied` (`forget_applied`), in its batches.
+- A search first waits until the index holds every change its own read can see (`latest`,
+  search_indexer.py).
+- The file names the database it was built from; a file of another database, or holding
+  changes this one has not got (a backup restored under it), is rebuilt from the rows.
 
-After every batch the writer takes a bounded step of merging the index's segments
-(`merge_step`; sql/0007_search_merging.sql says why), in its helper thread once the batch's
-requests are answered, in a transaction of its own: a step that merges takes 8 to 15 ms
-(measured under `make bench`'s POST load), which every request of the batch waited for while
-it ran inside the batch's transaction (batch p99 21 ms against a median of 8). A large
-catch-up — rows loaded by another program — instead merges the whole index into one segment
-there and then: left as it is, its big new segments would be merged again with every few small
-ones that follow (~50 ms for one COMMIT after 100k rows, measured). It merges in chunks, each
-as large as all the chunks before it, the whole index after each (`_catch_up`): FTS5 puts what
-a whole merge makes above the index's highest level, so after a few the bulk sits deep, where
-later batches' segments reach it only after about as many rows again. Merged once, it sat on
-level 0 or 1, and each level that later batches filled merged into it again: every step of
-those merges writes at least one word's whole list of rows (FTS5 stops only between words),
-~100-400 pages, 10-25 ms. Measured over 48,000 rows in batches of 32 after a catch-up of
-100,000: 68 such steps against 11; under `make bench`'s POST load they were the largest part
-of the POST p99. The catch-up itself takes longer (0.44 -> 0.64 s for 100,000 rows).
+Segments are merged a bounded step at a time while no changes wait (`merge_step`): FTS5's own
+merging does all of a level at once when 16 segments wait there, which held up the changes
+behind it (sql/0007_search_merging.sql).
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
 import apsw
 
-# CROSS JOIN: SQLite then loops over the noted rows and looks each notification up, as it must.
-# With a plain JOIN it carries `rowid <= :last` over to the notifications and, without table
-# statistics, walks every notification up to there instead (100,000 rows: 18 ms a batch).
-_INDEX_PENDING = """
+from pnotify import db
+
+SCHEMA_VERSION = 1
+# Its rows are not kept: the words only, the rows' own text stays with the notifications.
+# `contentless_delete`: a row's words are removed by rowid. No `prefix` indexes: they made
+# every insert write each word three times, and a word start of four letters or more is a
+# quick range of terms without them.
+_SCHEMA = """
+CREATE VIRTUAL TABLE notifications_fts USING fts5 (
+    title, message, source,
+    content = '', contentless_delete = 1,
+    tokenize = 'unicode61 remove_diacritics 2'
+);
+INSERT INTO notifications_fts (notifications_fts, rank) VALUES ('automerge', 0);
+INSERT INTO notifications_fts (notifications_fts, rank) VALUES ('usermerge', 4);
+INSERT INTO notifications_fts (notifications_fts, rank) VALUES ('crisismerge', 64);
+CREATE TABLE search_state (
+    key   TEXT PRIMARY KEY,  -- 'applied', 'identity'
+    value INTEGER NOT NULL
+) STRICT, WITHOUT ROWID;
+INSERT INTO search_state (key, value) VALUES ('applied', 0);
+PRAGMA user_version = 1;
+"""
+# In the index's own connection the notifications' database is attached as `data`.
+_LATEST_HERE = "SELECT seq FROM sqlite_sequence WHERE name = 'search_changes'"
+_LATEST_THERE = "SELECT seq FROM data.sqlite_sequence WHERE name = 'search_changes'"
+_STATE = "SELECT key, value FROM search_state"
+_SET_STATE = "INSERT OR REPLACE INTO search_state (key, value) VALUES (?, ?)"
+_IDENTITY = "SELECT value FROM data.server_state WHERE key = 'search_identity'"
+_LAST_OF_CHUNK = """
+SELECT max(seq) FROM (
+    SELECT seq FROM data.search_changes WHERE seq > :applied ORDER BY seq LIMIT :most
+)"""
+# First the words of changed and deleted rows go; then every row of the chunk that still
+# exists goes in with its words of now (a later change is then taken in again: same result).
+_APPLY = """
+DELETE FROM notifications_fts WHERE rowid IN (
+    SELECT row FROM data.search_changes WHERE seq > :applied AND seq <= :last AND fresh = 0
+);
 INSERT INTO notifications_fts (rowid, title, message, source)
 SELECT n.rowid, n.title, n.message, n.source
-FROM notifications_fts_pending AS p CROSS JOIN notifications AS n ON n.rowid = p.rowid
-WHERE p.rowid <= :last;
-DELETE FROM notifications_fts_pending WHERE rowid <= :last;
+FROM (
+    SELECT DISTINCT row FROM data.search_changes WHERE seq > :applied AND seq <= :last
+) AS c CROSS JOIN data.notifications AS n ON n.rowid = c.row
+ORDER BY n.rowid;
 """
-_NTH_PENDING = "SELECT rowid FROM notifications_fts_pending ORDER BY rowid LIMIT 1 OFFSET ?"
+_REBUILD = """
+INSERT INTO notifications_fts (notifications_fts) VALUES ('delete-all');
+INSERT INTO notifications_fts (rowid, title, message, source)
+SELECT rowid, title, message, source FROM data.notifications ORDER BY rowid;
+"""
+_NTH_CHANGE = "SELECT seq FROM search_changes ORDER BY seq LIMIT 1 OFFSET ?"
+_FORGET = "DELETE FROM search_changes WHERE seq <= ?"
+_FORGET_THERE = "DELETE FROM data.search_changes WHERE seq <= ?"
 _MERGE_STEP = "INSERT INTO notifications_fts (notifications_fts, rank) VALUES ('merge', 16)"
 _MERGE_ALL = "INSERT INTO notifications_fts (notifications_fts) VALUES ('optimize')"
-LARGE_CATCH_UP = 10_000  # rows: far above a write batch (db.MAX_BATCH requests)
-_LAST_ROWID = 2**63 - 1
-_NORMAL = 1  # PRAGMA synchronous: OFF 0, NORMAL 1, FULL 2, EXTRA 3
+CHUNK = 5_000  # changes a transaction: a large catch-up commits (and is searchable) in steps
+LARGE_CATCH_UP = 10_000  # rows: then the index is merged whole (see `catch_up`)
 
 
-def index_pending(conn: apsw.Connection, large: int = LARGE_CATCH_UP) -> int:
-    """Index the noted rows (one statement, so one new segment for the whole batch); `large`
-    rows or more are a catch-up, merged as they are indexed. Returns how many were indexed."""
-    if _nth_pending(conn, large - 1) is not None:
-        return _catch_up(conn, large)
-    return _index_up_to(conn, None)
+def index_path(database: Path) -> Path:
+    return database.with_name(database.name + "-search")
 
 
-def _catch_up(conn: apsw.Connection, first_chunk: int) -> int:
-    """Index the noted rows in chunks, each as large as all before it, merging the whole index
-    after each (see the module's docstring for why)."""
-    indexed, chunk = 0, first_chunk
+def remove_index(database: Path) -> None:
+    """Remove the index file (and its WAL): the server rebuilds it when it next starts."""
+    path = index_path(database)
+    for file in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        file.unlink(missing_ok=True)
+
+
+def open_index(database: Path) -> tuple[apsw.Connection, bool]:
+    """The index's connection, with `database` attached as `data`, and whether the index must
+    be rebuilt from the rows before it can be brought up to date change by change. An index
+    file that is not one of this layout (or not SQLite at all) is made again."""
+    try:
+        conn = _open_current(database)
+    except db.DatabaseError:
+        remove_index(database)
+        conn = _open_current(database)
+    conn.execute("ATTACH DATABASE ? AS data", (str(database),))
+    state: dict[str, int] = {str(key): int(value) for key, value in conn.execute(_STATE)}
+    identity = conn.execute(_IDENTITY).fetchone()
+    stale = state.get("identity") != (identity and identity[0])
+    ahead = state.get("applied", 0) > _latest(conn, _LATEST_THERE)
+    return conn, stale or ahead  # a new file has no identity: stale
+
+
+def _open_current(database: Path) -> apsw.Connection:
+    conn = db.connect(index_path(database), "NORMAL")  # see `merge_step` on syncing
+    try:
+        if conn.pragma("user_version") != SCHEMA_VERSION:
+            conn.close()
+            remove_index(database)
+            conn = db.connect(index_path(database), "NORMAL")
+            with conn:
+                conn.execute(_SCHEMA)
+    except apsw.Error as error:
+        conn.close()
+        raise db.DatabaseError(f"the search index: {error}") from None
+    return conn
+
+
+def attach(reader: apsw.Connection, database: Path) -> None:
+    """Make the index readable as `search.notifications_fts` on a connection to `database`
+    (the file made first if need be: an attached file's tables must be there when the
+    connection first reads its schema)."""
+    _open_current(database).close()
+    reader.execute("ATTACH DATABASE ? AS search", (str(index_path(database)),))
+
+
+def latest(conn: apsw.Connection) -> int:
+    """The number of the last change committed, as this connection to the database sees it."""
+    return _latest(conn, _LATEST_HERE)
+
+
+def _latest(conn: apsw.Connection, query: str) -> int:
+    row = conn.execute(query).fetchone()
+    return 0 if row is None else int(row[0])
+
+
+def applied(conn: apsw.Connection) -> int:
+    """The last change the index holds (on the index's connection)."""
+    row = conn.execute("SELECT value FROM search_state WHERE key = 'applied'").fetchone()
+    return 0 if row is None else int(row[0])
+
+
+# BEGIN IMMEDIATE would take the write lock of the attached notifications' database as well,
+# which its writer needs: a write to the index as a transaction's first statement takes the
+# index's lock alone, before any snapshot of either file is taken.
+_LOCK = "UPDATE search_state SET value = value WHERE key = 'applied' RETURNING value"
+
+
+@contextlib.contextmanager
+def _writing(conn: apsw.Connection) -> Iterator[int]:
+    """A transaction that writes the index alone, from its first statement; gives `applied`."""
+    conn.execute("BEGIN")
+    try:
+        ((applied_now,),) = conn.execute(_LOCK).fetchall()
+        yield int(applied_now)  # type: ignore[arg-type]  # the schema's INTEGER NOT NULL
+    except BaseException:
+        if not conn.get_autocommit():
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def rebuild(conn: apsw.Connection) -> int:
+    """Index every row anew (one transaction: the rows and the last change of one snapshot),
+    then merge the index whole. Returns the last change it holds."""
+    with _writing(conn):
+        last = _latest(conn, _LATEST_THERE)
+        conn.execute(_REBUILD)
+        identity = conn.execute(_IDENTITY).fetchone()
+        conn.execute(_SET_STATE, ("identity", identity[0] if identity else 0))
+        conn.execute(_SET_STATE, ("applied", last))
+    conn.execute(_MERGE_ALL)
+    return last
+
+
+def apply_changes(conn: apsw.Connection, most: int = CHUNK) -> tuple[int, int]:
+    """Take in up to `most` of the changes after the last the index holds, in one transaction:
+    (the last change it holds then, how many were taken in)."""
+    with _writing(conn) as after:
+        row = conn.execute(_LAST_OF_CHUNK, {"applied": after, "most": most}).fetchone()
+        if row is None or row[0] is None:
+            return after, 0
+        last = int(row[0])
+        conn.execute(_APPLY, {"applied": after, "last": last})
+        conn.execute(_SET_STATE, ("applied", last))
+    return last, last - after
+
+
+def catch_up(conn: apsw.Connection, took_in: Callable[[int], object] = lambda last: None) -> int:
+    """Take in every change the index lacks, a chunk at a time (`took_in(last)` after each);
+    a large catch-up (rows another program wrote while the server was stopped, say) is merged
+    whole after: left as it is, its big segments would be merged again with every few small
+    ones that follow. Returns the last change taken in."""
+    taken = 0
     while True:
-        last = _nth_pending(conn, chunk - 1)
-        indexed += _index_up_to(conn, last)
+        last, count = apply_changes(conn)
+        if count == 0:
+            break
+        taken += count
+        took_in(last)
+    if taken >= LARGE_CATCH_UP:
         conn.execute(_MERGE_ALL)
-        if last is None:
-            return indexed
-        chunk = indexed
+    return last
 
 
-def _index_up_to(conn: apsw.Connection, last: int | None) -> int:
-    """Index the noted rows up to rowid `last` (None: all of them); how many."""
-    conn.execute(_INDEX_PENDING, {"last": _LAST_ROWID if last is None else last})
-    return conn.changes()  # of the last statement: the DELETE of the noted rows
+def bring_up_to_date(database: Path) -> None:
+    """Rebuild or catch the index up, and forget the changes it took in, there and then
+    (tools that load rows: the benchmarks)."""
+    conn, rebuild_due = open_index(database)
+    try:
+        last = rebuild(conn) if rebuild_due else catch_up(conn)
+        conn.execute(_FORGET_THERE, (last,))
+    finally:
+        conn.close()
 
 
-def _nth_pending(conn: apsw.Connection, offset: int) -> int | None:
-    row = conn.execute(_NTH_PENDING, (offset,)).fetchone()
-    return None if row is None else int(row[0])
-
-
-class Merging:
-    """Steps of merging between write batches: after a batch that added a segment, and while
-    the steps find work; none otherwise, so an idle server takes no write lock. (A step taken
-    after every batch, with nothing to merge, right after start-up made another program's
-    read-then-write transaction fail at once with SQLITE_BUSY: a browser test, 4 runs in 10.)"""
-
-    def __init__(self) -> None:
-        self._due = False  # until rows are indexed (at start too: the writer indexes leftovers)
-
-    def indexed(self, rows: int) -> None:
-        if rows:
-            self._due = True
-
-    def step(self, conn: apsw.Connection) -> None:
-        if self._due:
-            self._due = merge_step(conn)
+def forget_applied(conn: apsw.Connection, applied: int, most: int = 1_000) -> int:
+    """Remove up to `most` of the changes the index holds (the writer, in its batch's
+    transaction: the rows of a large catch-up go over several batches). Returns the change up
+    to which all are gone."""
+    row = conn.execute(_NTH_CHANGE, (most - 1,)).fetchone()
+    up_to = applied if row is None else min(applied, int(row[0]))
+    conn.execute(_FORGET, (up_to,))
+    return up_to
 
 
 def merge_step(conn: apsw.Connection) -> bool:
     """A bounded step of merging (~16 pages), where a level holds 4 segments or more, in a
-    transaction of its own, committed only if it merged something; whether it did. None while
-    another program holds the write lock (True: try again after the next batch).
+    transaction of its own, committed only if it merged something; whether it did.
 
-    Its COMMIT does not wait for the disk: a step only rearranges the index, so losing it to a
-    power cut leaves the index as it was before, whole (WAL: the frames of a transaction count
-    only once all are written), and the next batch's COMMIT syncs the log, the step's frames
-    with it. Over 1,500 batches of 32 rows, 413 were followed by a step that merged: a disk
-    sync more for 28 % of the batches, which a slow disk (an SD card, a spinning one) feels.
-    """
-    synchronous = conn.pragma("synchronous")  # cannot change inside a transaction
-    conn.pragma("synchronous", min(synchronous, _NORMAL))
-    try:
-        return _merge_in_transaction(conn)
-    finally:
-        conn.pragma("synchronous", synchronous)
-
-
-def _merge_in_transaction(conn: apsw.Connection) -> bool:
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-    except apsw.BusyError:
-        return True
+    The index's connection does not wait for the disk at COMMIT (synchronous NORMAL): a power
+    cut can undo its last transactions, never tear one (WAL), and `applied` goes with the
+    words, so the index takes those changes in again at start."""
+    conn.execute("BEGIN")  # the step's first statement, a write, takes the index's lock alone
     try:
         before = conn.total_changes()
         conn.execute(_MERGE_STEP)
         # FTS5: a merge that found no work adds fewer than 2 to the changes count.
         merged = conn.total_changes() - before >= 2
-        conn.execute("COMMIT" if merged else "ROLLBACK")
-        return merged
     except BaseException:
         if not conn.get_autocommit():
             conn.execute("ROLLBACK")
         raise
+    conn.execute("COMMIT" if merged else "ROLLBACK")
+    return merged

@@ -54,6 +54,7 @@ def test_the_kept_encodings_are_bounded() -> None:
 @pytest.fixture
 def conn(tmp_path: Path) -> Iterator[apsw.Connection]:
     connection = db.open_and_migrate(tmp_path / "pages.db")
+    search_index.attach(connection, tmp_path / "pages.db")
     yield connection
     connection.close()
 
@@ -67,7 +68,7 @@ def _seed(conn: apsw.Connection, user_id: str, count: int) -> None:
             notification = writes.create(ctx, user_id, new)
             if status == "read":
                 writes.set_status(ctx, user_id, notification.id, "read")
-        search_index.index_pending(conn)
+    search_index.bring_up_to_date(Path(conn.filename))
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The search language, and the FTS5 index kept in step with every write, on a real database."""
+"""The search language, and the FTS5 index in its own file kept in step with every write, on
+real databases."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import pytest
 
 from pnotify import db
 from pnotify.clock import DAY_US, now_us
+from pnotify.http import ServiceUnavailable
 from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.search import SearchError, to_fts
+from pnotify.search_indexer import SearchIndexer
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import search_index, users
@@ -48,6 +51,16 @@ def test_what_cannot_be_a_search_is_refused(typed: str) -> None:
 @pytest.fixture
 def conn(tmp_path: Path) -> Iterator[apsw.Connection]:
     connection = db.open_and_migrate(tmp_path / "search.db")
+    search_index.attach(connection, tmp_path / "search.db")
+    yield connection
+    connection.close()
+
+
+@pytest.fixture
+def index(conn: apsw.Connection, tmp_path: Path) -> Iterator[apsw.Connection]:
+    connection, rebuild = search_index.open_index(tmp_path / "search.db")
+    if rebuild:
+        search_index.rebuild(connection)
     yield connection
     connection.close()
 
@@ -59,28 +72,30 @@ def _found(conn: apsw.Connection, user_id: str, typed: str) -> list[str]:
 
 
 @contextmanager
-def write_batch(conn: apsw.Connection, after: int = 0) -> Iterator[WriteContext]:
-    """As the writer does: one transaction, the index brought up to date before its COMMIT,
-    and a step of merging after it."""
+def write_batch(
+    conn: apsw.Connection, index: apsw.Connection, after: int = 0
+) -> Iterator[WriteContext]:
+    """As the writer and the index's thread do: one transaction, which forgets the changes the
+    index holds; after its COMMIT the index takes the new ones in and merges a step."""
     with conn:
         ctx = WriteContext(conn, after)
         yield ctx
-        search_index.index_pending(conn)
-    search_index.merge_step(conn)
+        search_index.forget_applied(conn, search_index.applied(index))
+    search_index.catch_up(index)
+    search_index.merge_step(index)
 
 
-def _index_is_consistent(conn: apsw.Connection) -> None:
-    # rank = 1: also compare the index with the rows it was built from.
-    conn.execute(
-        "INSERT INTO notifications_fts (notifications_fts, rank) VALUES ('integrity-check', 1)"
-    )
+def _index_is_consistent(index: apsw.Connection) -> None:
+    index.execute("INSERT INTO notifications_fts (notifications_fts) VALUES ('integrity-check')")
 
 
-def test_the_index_follows_create_update_delete_and_retention(conn: apsw.Connection) -> None:
+def test_the_index_follows_create_update_delete_and_retention(
+    conn: apsw.Connection, index: apsw.Connection
+) -> None:
     user = users.upsert(conn, "i", "search", "", "", login=False)
     other = users.upsert(conn, "i", "someone else", "", "", login=False)
     keyed = store.NewNotification("Backup failed", "disk quota", "high", "nas", None, key="nas")
-    with write_batch(conn) as ctx:
+    with write_batch(conn, index) as ctx:
         first = writes.publish(ctx, user.id, keyed)[0]
         writes.create(
             ctx, other.id, store.NewNotification("Backup failed", None, "low", None, None)
@@ -90,7 +105,7 @@ def test_the_index_follows_create_update_delete_and_retention(conn: apsw.Connect
         )
     assert _found(conn, user.id, "backup") == ["Backup failed"]  # not the other user's
     assert _found(conn, user.id, "quota nas") == ["Backup failed"]
-    with write_batch(conn, ctx.last_cursor) as ctx:
+    with write_batch(conn, index, ctx.last_cursor) as ctx:
         writes.publish(
             ctx, user.id, store.NewNotification("Backup ok", "fixed", "low", "nas", None, key="nas")
         )
@@ -98,23 +113,35 @@ def test_the_index_follows_create_update_delete_and_retention(conn: apsw.Connect
     assert _found(conn, user.id, "failed") == []
     assert _found(conn, user.id, "fixed") == ["Backup ok"]
     assert _found(conn, user.id, "zebra") == []
-    _index_is_consistent(conn)
-    with write_batch(conn, ctx.last_cursor) as ctx:
+    _index_is_consistent(index)
+    with write_batch(conn, index, ctx.last_cursor) as ctx:
         writes.set_status(ctx, user.id, first.id, "archived")
     policy = RetentionPolicy(
         archive_after_days=None, delete_archived_after_days=1, tombstone_days=90
     )
-    with write_batch(conn, ctx.last_cursor) as ctx:
+    with write_batch(conn, index, ctx.last_cursor) as ctx:
         sweep_batch(ctx, policy, now_us() + 2 * DAY_US, 10)
     assert _found(conn, user.id, "backup") == []
-    _index_is_consistent(conn)
+    assert _terms(index) == {"backup", "failed"}  # the other user's row's words, no more
+    _index_is_consistent(index)
 
 
-def test_rows_changed_before_they_are_indexed(conn: apsw.Connection) -> None:
-    """Rows created and then changed or deleted in one batch, before the index has their words:
-    the index gets their final words, or none, and is never told to forget words it lacks."""
+def _terms(index: apsw.Connection) -> set[str]:
+    """Every word the index holds a row for."""
+    index.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.terms"
+        " USING fts5vocab(main, notifications_fts, row)"
+    )
+    return {str(term) for (term,) in index.execute("SELECT term FROM temp.terms WHERE cnt > 0")}
+
+
+def test_rows_changed_before_they_are_indexed(
+    conn: apsw.Connection, index: apsw.Connection
+) -> None:
+    """Rows created and then changed or deleted before the index took them in: the index gets
+    their final words, or none."""
     user = users.upsert(conn, "i", "pending", "", "", login=False)
-    with write_batch(conn) as ctx:
+    with write_batch(conn, index) as ctx:
         writes.publish(
             ctx, user.id, store.NewNotification("Draft", "v1", "low", None, None, key="k")
         )
@@ -131,15 +158,16 @@ def test_rows_changed_before_they_are_indexed(conn: apsw.Connection) -> None:
         )
     assert (_found(conn, user.id, "draft"), _found(conn, user.id, "final")) == ([], ["Final"])
     assert (_found(conn, user.id, "ephemeral"), _found(conn, user.id, "reborn")) == ([], ["Reborn"])
-    assert scalar_count(conn, "notifications_fts_pending") == 0
-    _index_is_consistent(conn)
-    with write_batch(conn, ctx.last_cursor) as ctx:  # and once indexed, changes follow
+    assert search_index.applied(index) == search_index.latest(conn)
+    _index_is_consistent(index)
+    with write_batch(conn, index, ctx.last_cursor) as ctx:  # and once indexed, changes follow
         writes.delete(ctx, user.id, again.id)
         writes.publish(
             ctx, user.id, store.NewNotification("Later", None, "low", None, None, key="k")
         )
     assert (_found(conn, user.id, "reborn"), _found(conn, user.id, "later")) == ([], ["Later"])
-    _index_is_consistent(conn)
+    assert _terms(index) == {"later"}  # the keyed row's words of now, no more
+    _index_is_consistent(index)
 
 
 def scalar_count(conn: apsw.Connection, table: str) -> int:
@@ -148,122 +176,133 @@ def scalar_count(conn: apsw.Connection, table: str) -> int:
     return int(row[0])
 
 
-@pytest.mark.anyio
-async def test_the_writer_indexes_rows_left_pending_when_it_starts(tmp_path: Path) -> None:
-    path = tmp_path / "left.db"
+def _create(conn: apsw.Connection, user_id: str, title: str, count: int = 1) -> None:
+    """Rows written as another program would, without the server's writer."""
+    with conn:
+        ctx = WriteContext(conn, 0)
+        for _ in range(count):
+            writes.create(ctx, user_id, store.NewNotification(title, None, "low", None, None))
+
+
+def test_the_index_goes_on_from_the_last_change_it_holds(tmp_path: Path) -> None:
+    """Reopened, it takes in only the changes it lacks; a file that holds changes the database
+    has not got (a backup restored under it), of another database, or not SQLite, is rebuilt."""
+    path = tmp_path / "resume.db"
     conn = db.open_and_migrate(path)
-    user = users.upsert(conn, "i", "left", "", "", login=False)
-    with conn:  # another program's transaction, which did not bring the index up to date
-        writes.create(
-            WriteContext(conn, 0),
-            user.id,
-            store.NewNotification("Leftover", None, "low", None, None),
-        )
-    assert _found(conn, user.id, "leftover") == []
-    writer = db.Writer(path, "FULL", before_commit=search_index.index_pending)
-    writer.start()
-    await writer.close()
-    assert _found(conn, user.id, "leftover") == ["Leftover"]
+    search_index.attach(conn, path)
+    user = users.upsert(conn, "i", "resume", "", "", login=False)
+    _create(conn, user.id, "Early")
+    search_index.bring_up_to_date(path)
+    assert scalar_count(conn, "search_changes") == 0  # forgotten once held
+    _create(conn, user.id, "Late", 3)
+    index, rebuild = search_index.open_index(path)
+    assert not rebuild
+    assert search_index.catch_up(index) == search_index.latest(conn)
+    assert len(_found(conn, user.id, "late")) == 3
+    index.execute("UPDATE search_state SET value = value + 1 WHERE key = 'applied'")
+    index.close()
+    assert search_index.open_index(path)[1]  # ahead of the database: rebuilt
+    conn.execute("UPDATE server_state SET value = value + 1 WHERE key = 'search_identity'")
+    index, rebuild = search_index.open_index(path)
+    assert rebuild  # another database's
+    search_index.rebuild(index)
+    index.close()
+    assert (len(_found(conn, user.id, "early")), len(_found(conn, user.id, "late"))) == (1, 3)
+    conn.execute("DETACH DATABASE search")
+    search_index.index_path(path).write_bytes(b"not a database" * 100)
+    index, rebuild = search_index.open_index(path)
+    assert rebuild  # a damaged file is made again
+    index.close()
+    search_index.remove_index(path)  # as restore does
+    assert not search_index.index_path(path).exists()
     conn.close()
 
 
-def _segments(conn: apsw.Connection) -> int:
-    row = conn.execute("SELECT count(DISTINCT segid) FROM notifications_fts_idx").fetchone()
+def test_the_writer_forgets_held_changes_a_bounded_number_at_a_time(
+    conn: apsw.Connection,
+) -> None:
+    user = users.upsert(conn, "i", "forget", "", "", login=False)
+    _create(conn, user.id, "Loaded", 25)
+    latest = search_index.latest(conn)
+    with conn:
+        assert search_index.forget_applied(conn, latest - 5, most=10) == latest - 15
+    assert scalar_count(conn, "search_changes") == 15
+    with conn:
+        assert search_index.forget_applied(conn, latest - 5, most=10) == latest - 5
+    assert scalar_count(conn, "search_changes") == 5
+
+
+@pytest.mark.anyio
+async def test_a_search_waits_until_the_index_holds_what_it_can_see(tmp_path: Path) -> None:
+    """Rows left by the last run, rows the writer commits and rows another program writes are
+    all found by the search that follows; with the index's thread stopped, a search is
+    answered 503 once its wait is over, not held."""
+    path = tmp_path / "live.db"
+    conn = db.open_and_migrate(path)
+    user = users.upsert(conn, "i", "live", "", "", login=False)
+    _create(conn, user.id, "Leftover")
+    search = SearchIndexer(path)
+    search.start()
+    search_index.attach(conn, path)
+    writer = db.Writer(path, "FULL", after_commit=search.changed)
+    writer.start()
+    try:
+        await search.caught_up(conn)
+        assert _found(conn, user.id, "leftover") == ["Leftover"]
+        new = store.NewNotification("Fresh", None, "low", None, None)
+        await writer.run(lambda ctx: writes.create(ctx, user.id, new))
+        await search.caught_up(conn)
+        assert _found(conn, user.id, "fresh") == ["Fresh"]
+        _create(conn, user.id, "Behind")  # no COMMIT of the writer's wakes the thread
+        await search.caught_up(conn)
+        assert _found(conn, user.id, "behind") == ["Behind"]
+    finally:
+        await writer.close()
+        await search.stop()
+    _create(conn, user.id, "Unseen")
+    search.wait_seconds = 0.05
+    with pytest.raises(ServiceUnavailable):
+        await search.caught_up(conn)
+    conn.close()
+
+
+def _segments(index: apsw.Connection) -> int:
+    row = index.execute("SELECT count(DISTINCT segid) FROM notifications_fts_idx").fetchone()
     assert row is not None
     return int(row[0])
 
 
 def test_segments_are_merged_a_step_at_a_time_and_after_a_large_catch_up(
-    conn: apsw.Connection,
+    conn: apsw.Connection, index: apsw.Connection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A segment per batch, merged in steps (never 16 piled up and merged at once inside one
-    COMMIT); a catch-up of `large` rows or more leaves the whole index in one segment."""
+    """A segment per chunk of changes, merged in steps (never 16 piled up and merged at once);
+    a catch-up of LARGE_CATCH_UP rows or more leaves the whole index in one segment."""
     user = users.upsert(conn, "i", "merging", "", "", login=False)
     cursor, most = 0, 0
     for batch in range(40):
-        with write_batch(conn, cursor) as ctx:
+        with write_batch(conn, index, cursor) as ctx:
             writes.create(
                 ctx, user.id, store.NewNotification(f"Batch {batch}", None, "low", None, None)
             )
         cursor = ctx.last_cursor
-        most = max(most, _segments(conn))
-    assert most < 8  # merged along the way (by FTS5 alone: 15, then all at once in one COMMIT)
-    with conn:  # rows another program wrote, then indexed at once
-        ctx = WriteContext(conn, cursor)
-        for _ in range(30):
-            writes.create(ctx, user.id, store.NewNotification("Loaded", None, "low", None, None))
-        search_index.index_pending(conn, large=30)
-    assert _segments(conn) == 1
+        most = max(most, _segments(index))
+    assert most < 8  # merged along the way (by FTS5 alone: 15, then all at once)
+    monkeypatch.setattr(search_index, "LARGE_CATCH_UP", 30)
+    _create(conn, user.id, "Loaded", 30)
+    search_index.catch_up(index)
+    assert _segments(index) == 1
     assert len(_found(conn, user.id, "loaded")) == 30
     assert len(_found(conn, user.id, "batch")) == 40
-    _index_is_consistent(conn)
+    _index_is_consistent(index)
 
 
-def _index_pages(conn: apsw.Connection) -> set[tuple[int, bytes]]:
-    """The index's pages, but for its two records of totals and structure (ids 1 and 10)."""
-    rows = conn.execute("SELECT id, block FROM notifications_fts_data WHERE id > 10")
-    return {(int(page_id), bytes(block)) for page_id, block in rows}
-
-
-def test_a_large_catch_up_lands_deep_so_later_batches_merge_without_it(
-    conn: apsw.Connection,
-) -> None:
-    """Merged once as a whole, a catch-up's rows sat on a low level, and the merging after the
-    next few dozen batches rewrote them all; merged in growing chunks, they end on a level of
-    their own, deep enough that those batches' segments merge among themselves."""
-    user = users.upsert(conn, "i", "catch-up", "", "", login=False)
-    with conn:  # rows another program wrote, then indexed at once
-        ctx = WriteContext(conn, 0)
-        for number in range(3_000):  # many pages: far larger than a batch's segment
-            loaded = store.NewNotification(f"Loaded {number}", "disk full", "low", None, None)
-            writes.create(ctx, user.id, loaded)
-        assert search_index.index_pending(conn, large=500) == 3_000
-    bulk, cursor = _index_pages(conn), ctx.last_cursor
-    for batch in range(40):  # merged as a whole once, the bulk was merged again by the 26th
-        with conn:
-            ctx = WriteContext(conn, cursor)
-            for _ in range(32):
-                new = store.NewNotification(f"Batch {batch}", "disk full", "low", None, None)
-                writes.create(ctx, user.id, new)
-            search_index.index_pending(conn)
-        cursor = ctx.last_cursor
-        search_index.merge_step(conn)
-    assert bulk <= _index_pages(conn)  # the bulk's pages, every one as it was: not merged again
-    assert len(_found(conn, user.id, "batch 39")) == 32
-    _, total = store.list_page(conn, user.id, store.ListFilter(q=to_fts('"disk full"')), 1, 0)
-    assert total == 3_000 + 40 * 32
-    _index_is_consistent(conn)
-
-
-def test_merging_steps_after_new_rows_and_while_there_is_work(conn: apsw.Connection) -> None:
-    """An idle server takes no step (no statement at all, so no write lock); a batch that adds
-    a segment makes one due, and steps go on while they find work."""
-    user = users.upsert(conn, "i", "steps", "", "", login=False)
-    merging = search_index.Merging()
-    idle = conn.total_changes()
-    merging.step(conn)
-    assert conn.total_changes() == idle  # not due: not even a statement
-    for batch in range(4):  # four segments: a level to merge
-        with conn:
-            ctx = WriteContext(conn, batch)
-            writes.create(
-                ctx, user.id, store.NewNotification(f"n {batch}", None, "low", None, None)
-            )
-            merging.indexed(search_index.index_pending(conn))
-        before = conn.total_changes()
-        merging.step(conn)
-        assert conn.total_changes() > before  # a step after each batch that added rows
-    assert _segments(conn) < 4  # and the last one merged
-
-
-def _work_to_index_a_batch(conn: apsw.Connection, indexed_before: int) -> int:
-    """SQLite's steps (in hundreds of VM instructions) to index one batch of 32 new rows,
-    with `indexed_before` rows in the index already."""
-    user = users.upsert(conn, "i", f"work-{indexed_before}", "", "", login=False)
-    with write_batch(conn) as ctx:
-        for number in range(indexed_before):
-            loaded = store.NewNotification(f"Loaded {number}", "disk full", "low", None, None)
-            writes.create(ctx, user.id, loaded)
+def _work_to_take_in_a_batch(conn: apsw.Connection, index: apsw.Connection, before: int) -> int:
+    """SQLite's steps (in hundreds of VM instructions) to take in one batch of 32 new rows,
+    with `before` rows in the index already."""
+    user = users.upsert(conn, "i", f"work-{before}", "", "", login=False)
+    _create(conn, user.id, "Loaded", before)
+    search_index.catch_up(index)
+    _create(conn, user.id, "New", 32)
     steps = 0
 
     def count() -> bool:
@@ -271,30 +310,28 @@ def _work_to_index_a_batch(conn: apsw.Connection, indexed_before: int) -> int:
         steps += 1
         return False  # go on
 
-    with conn:
-        ctx = WriteContext(conn, ctx.last_cursor)
-        for number in range(32):
-            new = store.NewNotification(f"New {number}", "disk full", "low", None, None)
-            writes.create(ctx, user.id, new)
-        conn.set_progress_handler(count, 100)
-        try:
-            assert search_index.index_pending(conn) == 32
-        finally:
-            conn.set_progress_handler(None)
+    index.set_progress_handler(count, 100)
+    try:
+        assert search_index.apply_changes(index)[1] == 32
+    finally:
+        index.set_progress_handler(None)
     return steps
 
 
-def test_indexing_a_batch_reads_its_own_rows_not_every_notification(tmp_path: Path) -> None:
-    """The noted rows drive the statement, each notification looked up by rowid; a plain JOIN
+def test_taking_in_a_batch_reads_its_own_rows_not_every_notification(tmp_path: Path) -> None:
+    """The changes drive the statement, each notification looked up by rowid; a plain JOIN
     let SQLite walk every notification instead (18 ms a batch at 100,000 rows)."""
-    small = db.open_and_migrate(tmp_path / "small.db")
-    large = db.open_and_migrate(tmp_path / "large.db")
-    try:
-        few, many = _work_to_index_a_batch(small, 300), _work_to_index_a_batch(large, 3_000)
-    finally:
-        small.close()
-        large.close()
-    assert many <= 2 * few + 2  # ten times the rows, about the same work (before: 158 vs 23)
+    steps = []
+    for name, before in (("small.db", 300), ("large.db", 3_000)):
+        conn = db.open_and_migrate(tmp_path / name)
+        index, _ = search_index.open_index(tmp_path / name)
+        try:
+            steps.append(_work_to_take_in_a_batch(conn, index, before))
+        finally:
+            index.close()
+            conn.close()
+    few, many = steps
+    assert many <= 2 * few + 2  # ten times the rows, about the same work
 
 
 class _SyncCountingFile(apsw.VFSFile):
@@ -320,28 +357,24 @@ class _SyncCountingVFS(apsw.VFS):
         return _SyncCountingFile(self.synced, name, flags)
 
 
-def test_a_merging_step_leaves_syncing_to_the_next_batch(tmp_path: Path) -> None:
-    """A step only rearranges the index: lost to a power cut, the index is as it was. So its
-    COMMIT does not wait for the disk (it did: one sync more after ~a batch in four), and the
-    next batch's COMMIT syncs the log as before."""
+def test_only_the_notifications_commit_waits_for_the_disk(tmp_path: Path) -> None:
+    """The index is made from the rows: its transactions (taking changes in, merging) do not
+    wait for the disk, so a POST's batch syncs the notifications' log once, as before."""
     vfs = _SyncCountingVFS()
     try:
-        conn = db.open_and_migrate(tmp_path / "sync.db")  # synchronous = FULL
+        path = tmp_path / "sync.db"
+        conn = db.open_and_migrate(path)  # synchronous = FULL
+        index, _ = search_index.open_index(path)
         user = users.upsert(conn, "i", "sync", "", "", login=False)
-        for batch in range(4):  # four segments: a level to merge
-            with conn:
-                ctx = WriteContext(conn, batch)
-                writes.create(ctx, user.id, store.NewNotification("n", None, "low", None, None))
-                search_index.index_pending(conn)
+        search_index.rebuild(index)
         vfs.synced.clear()
-        assert search_index.merge_step(conn)
-        assert vfs.synced == []
-        assert conn.pragma("synchronous") == 2  # FULL again, for the batches
-        with conn:
-            ctx = WriteContext(conn, 4)
-            writes.create(ctx, user.id, store.NewNotification("n", None, "low", None, None))
-            search_index.index_pending(conn)
-        assert vfs.synced == ["sync.db-wal"]
+        for _ in range(4):  # four segments: a level to merge
+            _create(conn, user.id, "n")
+            search_index.catch_up(index)
+        assert vfs.synced == ["sync.db-wal"] * 4
+        assert search_index.merge_step(index)
+        assert vfs.synced == ["sync.db-wal"] * 4
+        index.close()
         conn.close()
     finally:
         vfs.unregister()

@@ -133,30 +133,27 @@ async def test_when_then_raises_run_raises_it_and_the_write_stands(
         conn.close()
 
 
-async def test_upkeep_between_batches_runs_after_the_answers_off_the_loop(
+async def test_after_commit_runs_off_the_loop_once_the_batch_is_committed(
     database: Path, user_id: str
 ) -> None:
-    """`between_batches` (the search index's merging) may take a while: it runs in the helper
-    thread, outside the batch's transaction (committed: it sees the row), and the batch's
-    requests have their answers before it ends."""
-    seen: list[tuple[bool, bool, int]] = []
-    answered = threading.Event()
+    """`after_commit` (it wakes the search index's thread) runs in the helper thread, once the
+    batch's rows are committed: another connection sees them."""
+    seen: list[tuple[bool, int]] = []
+    other = db.connect(database)
 
-    def upkeep(conn: apsw.Connection) -> None:
-        rows = conn.execute("SELECT count(*) FROM notifications").fetchone()
-        off_loop = threading.current_thread() is not loop_thread
-        seen.append((off_loop, conn.get_autocommit(), rows[0] if rows else -1))
-        assert answered.wait(10), "the request was not answered while upkeep ran"
+    def committed() -> None:
+        rows = other.execute("SELECT count(*) FROM notifications").fetchone()
+        seen.append((threading.current_thread() is not loop_thread, rows[0] if rows else -1))
 
     loop_thread = threading.current_thread()
-    writer = db.Writer(database, "FULL", between_batches=upkeep)
+    writer = db.Writer(database, "FULL", after_commit=committed)
     writer.start()
     try:
         await writer.run(lambda ctx: writes.create(ctx, user_id, NEW))
-        answered.set()  # upkeep is still waiting for this: it would fail the wait otherwise
     finally:
         await writer.close()
-    assert seen == [(True, True, 1)]  # off the loop, outside a transaction, after the COMMIT
+        other.close()
+    assert seen == [(True, 1)]  # off the loop, after the COMMIT
 
 
 async def test_a_closed_writer_refuses_work(database: Path) -> None:
