@@ -50,6 +50,9 @@ _KINDS = (
     ErrorKind("internal_error", 500, "a bug: the log has the details under the request id"),
     ErrorKind("too_many_connections", 503, "every connection is busy; try again shortly"),
     ErrorKind("read_timeout", 503, "a database read took longer than READ_TIME_LIMIT_MS"),
+    ErrorKind(
+        "search_index_behind", 503, "the search index is still being made; try again shortly"
+    ),
     ErrorKind("disk_full", 507, "the disk is full: nothing was written; retry when there is room"),
 )
 

@@ -178,7 +178,7 @@ _COMMON_ERRORS = {
     431: "the request line and headers exceed 64 KiB",
     422: "a parameter or field that is not allowed (the detail names it)",
     429: "too many requests (`Retry-After`)",
-    503: "a database read took too long",
+    503: "a database read took too long, or the search index is still being made",
 }
 _AUTH_ERRORS = {401: "missing, wrong, expired or revoked credentials", 403: "not allowed here"}
 _BODY_ERRORS = {413: "body too large", 415: "body is not JSON", 507: "the disk is full"}

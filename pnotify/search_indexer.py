@@ -91,7 +91,9 @@ class SearchIndexer:
             await asyncio.wait_for(waiter, self.wait_seconds)
         except TimeoutError:
             raise ServiceUnavailable(
-                "the search index is still being brought up to date; try again shortly"
+                "the search index is still being brought up to date; try again shortly",
+                code="search_index_behind",
+                headers={"retry-after": "5"},
             ) from None
         finally:
             self._forget_waiter(waiter)

@@ -261,8 +261,12 @@ async def test_a_search_waits_until_the_index_holds_what_it_can_see(tmp_path: Pa
         await search.stop()
     _create(conn, user.id, "Unseen")
     search.wait_seconds = 0.05
-    with pytest.raises(ServiceUnavailable):
+    with pytest.raises(ServiceUnavailable) as refused:
         await search.caught_up(conn)
+    assert (refused.value.code, refused.value.headers) == (
+        "search_index_behind",
+        {"retry-after": "5"},
+    )
     conn.close()
 
 
