@@ -161,7 +161,8 @@ def main() -> int:
             print(
                 f"\nStart-up with {ROWS:,} rows (process start to answering): {start_up:.2f} s; "
                 f"RSS {rss_started / 1024:.0f} MiB at start, {rss_kib(pid) / 1024:.0f} MiB after "
-                f"the loads; database {source.stat().st_size / 2**20:.0f} MiB."
+                f"the loads; database {source.stat().st_size / 2**20:.0f} MiB, its search index "
+                f"{search_index.index_path(source).stat().st_size / 2**20:.0f} MiB."
             )
         finally:
             server.stop()
