@@ -121,7 +121,8 @@ def main() -> int:
         token = create_account(conn, "scale-reader", user_id=user.id).token
         # From the newest row, not from now: the database is kept between runs, and a `since`
         # of now minus 100,000 s matched fewer rows each day (36,635 two days after the build).
-        (newest,) = conn.execute("SELECT max(created_at) FROM notifications").fetchone()
+        (newest_row,) = conn.execute("SELECT max(created_at) FROM notifications").fetchall()
+        newest = int(newest_row[0])  # type: ignore[arg-type]  # an INTEGER column
         conn.close()
         started = time.monotonic()
         server = ServerProcess.start(data, {"ACCESS_LOG": "false", "TOKEN_RATE_LIMIT": "0"})

@@ -23,10 +23,10 @@ sys.path.insert(0, str(REPO))
 
 import apsw  # noqa: E402
 
-from pnotify import db  # noqa: E402
 from pnotify.storage import notification_writes as writes  # noqa: E402
 from pnotify.storage import notifications as store  # noqa: E402
 from pnotify.storage import replay, search_index  # noqa: E402
+from pnotify.write_context import WriteContext  # noqa: E402
 from tests.serverproc import ServerProcess, create_account  # noqa: E402
 
 LIST_ROWS = 100_000
@@ -156,7 +156,7 @@ class Ours(Target):
         created: list[store.Notification] = []
         with conn:
             cursor, _ = replay.current_cursor(conn)
-            context = db.WriteContext(conn, cursor)
+            context = WriteContext(conn, cursor)
             for index in range(LIST_ROWS):
                 notification = writes.create(context, user_id, rare if index % 1000 == 7 else new)
                 if index == LIST_ROWS - 1001:
