@@ -12,6 +12,7 @@ wait is bounded: a search during the rebuild of a large index is answered 503, n
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
 from pathlib import Path
@@ -69,8 +70,10 @@ class SearchIndexer:
         self._stopping.set()
         self._now.set()
         self._wake.set()
-        if self._conn is not None:
-            self._conn.interrupt()  # a long rebuild is cut (rolled back): made again next start
+        conn = self._conn
+        if conn is not None:  # the thread may be closing it: then there is nothing to cut
+            with contextlib.suppress(apsw.Error):
+                conn.interrupt()  # a long rebuild is cut (rolled back): made again next start
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._thread = None
 
