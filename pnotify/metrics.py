@@ -72,6 +72,12 @@ class Metrics:
         self.gauge(
             "pnotify_write_queue_depth", "Writes waiting for the writer.", lambda: writer.pending
         )
+        search, reader = services.search, services.reader
+        self.gauge(
+            "pnotify_search_index_behind",
+            "Changes to notifications the search index has still to take in.",
+            lambda: search.behind(reader),
+        )
         self.counter(
             "pnotify_token_auth_failures_total",
             "Refused API-token authentications.",

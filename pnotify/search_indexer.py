@@ -77,6 +77,10 @@ class SearchIndexer:
         await asyncio.get_running_loop().run_in_executor(None, self._thread.join)
         self._thread = None
 
+    def behind(self, reader: apsw.Connection) -> int:
+        """How many changes `reader` can see that the index has still to take in (/metrics)."""
+        return max(0, search_index.latest(reader) - self.applied)
+
     async def caught_up(self, reader: apsw.Connection) -> None:
         """Return once the index holds every change `reader` can see (a search's wait)."""
         target = search_index.latest(reader)

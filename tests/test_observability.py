@@ -63,6 +63,9 @@ def test_metrics_need_the_token_and_count(server: ServerProcess, client: httpx.C
     account = server.account("metrics")
     for _ in range(3):
         assert client.post(BASE, json={"title": "m"}, headers=account.headers).status_code == 201
+    # A search waits until the index holds what it can see: then nothing is left behind.
+    searched = client.get(BASE, params={"q": "m"}, headers=account.headers)
+    assert searched.json()["total"] == 3
     client.get("/api/me", headers={"Authorization": "Bearer pn_AAAAAAAAAAAA_" + "x" * 43})
     response = client.get("/metrics", headers=auth)
     assert response.headers["content-type"].startswith("text/plain; version=0.0.4")
@@ -78,6 +81,7 @@ def test_metrics_need_the_token_and_count(server: ServerProcess, client: httpx.C
     assert after['pnotify_http_request_duration_seconds_count{route="/api/notifications/"}'] >= 3
     assert after["pnotify_db_commit_seconds_count"] >= 3
     assert "pnotify_sse_streams" in after and "pnotify_write_queue_depth" in after
+    assert after["pnotify_search_index_behind"] == 0
 
 
 def test_metrics_are_off_without_a_token(tmp_path: Path) -> None:
