@@ -131,7 +131,6 @@ class App:
         )
         metrics = self.metrics
         cursors = Cursors(replay.current_cursor, reader)
-        forgotten = 0
 
         def on_commit(changes: list[Change]) -> None:
             metrics.count_changes(changes)
@@ -139,9 +138,7 @@ class App:
             broker.publish(changes)
 
         def before_commit(conn: apsw.Connection) -> None:
-            nonlocal forgotten
-            if search.applied > forgotten:  # the changes the index holds now
-                forgotten = search_index.forget_applied(conn, search.applied)
+            search.forget_taken_in(conn)
             cursors.before_commit(conn)
 
         writer = db.Writer(

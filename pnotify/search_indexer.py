@@ -44,8 +44,9 @@ class SearchIndexer:
         self._conn: apsw.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self.applied = 0  # the last change the index holds: set by the thread only
-        self._waiters: list[tuple[int, asyncio.Future[None]]] = []  # the loop's only
-        self._someone_waits = False
+        self._forgotten = 0  # the writer's: changes up to here are gone from its database
+        # Searches waiting (the loop's; the thread only asks whether there are any).
+        self._waiters: list[tuple[int, asyncio.Future[None]]] = []
 
     def start(self) -> None:
         """Open the index (quick: a rebuild, if one is due, runs in the thread) and start the
@@ -63,6 +64,12 @@ class SearchIndexer:
     def changed(self) -> None:
         """A transaction that may have changed notifications committed (any thread)."""
         self._wake.set()
+
+    def forget_taken_in(self, conn: apsw.Connection) -> None:
+        """The writer's part, in each batch's transaction: remove the changes the index now
+        holds from the database's list."""
+        if self.applied > self._forgotten:
+            self._forgotten = search_index.forget_applied(conn, self.applied)
 
     async def stop(self) -> None:
         if self._thread is None:
@@ -89,7 +96,6 @@ class SearchIndexer:
         assert self._loop is not None
         waiter = self._loop.create_future()
         self._waiters.append((target, waiter))
-        self._someone_waits = True
         self._now.set()
         self._wake.set()  # the changes may be another program's: no COMMIT of ours woke it
         if self.applied >= target:  # taken in between: the thread may not have seen the flag
@@ -107,7 +113,6 @@ class SearchIndexer:
 
     def _forget_waiter(self, waiter: asyncio.Future[None]) -> None:
         self._waiters = [(target, w) for target, w in self._waiters if w is not waiter]
-        self._someone_waits = bool(self._waiters)
 
     def _release(self) -> None:
         """Wake the searches waiting for changes the index now holds (on the loop)."""
@@ -151,5 +156,5 @@ class SearchIndexer:
 
     def _took_in(self, last: int) -> None:
         self.applied = last
-        if self._someone_waits and self._loop is not None:
+        if self._waiters and self._loop is not None:
             self._loop.call_soon_threadsafe(self._release)
