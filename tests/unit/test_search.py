@@ -3,6 +3,7 @@ real databases."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +16,7 @@ from pnotify.clock import DAY_US, now_us
 from pnotify.http import ServiceUnavailable
 from pnotify.retention import RetentionPolicy, sweep_batch
 from pnotify.search import SearchError, to_fts
-from pnotify.search_indexer import SearchIndexer
+from pnotify.search_indexer import BACKGROUND_NICE, SearchIndexer
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import search_index, users
@@ -249,6 +250,7 @@ async def test_a_search_waits_until_the_index_holds_what_it_can_see(tmp_path: Pa
     try:
         await search.caught_up(conn)
         assert _found(conn, user.id, "leftover") == ["Leftover"]
+        assert _nice_of_thread("pnotify-search") == BACKGROUND_NICE  # it is background work
         new = store.NewNotification("Fresh", None, "low", None, None)
         await writer.run(lambda ctx: writes.create(ctx, user.id, new))
         await search.caught_up(conn)
@@ -268,6 +270,13 @@ async def test_a_search_waits_until_the_index_holds_what_it_can_see(tmp_path: Pa
         {"retry-after": "5"},
     )
     conn.close()
+
+
+def _nice_of_thread(name: str) -> int:
+    """The nice value of this process's thread of that name, as Linux reports it."""
+    (thread,) = [t for t in threading.enumerate() if t.name == name]
+    stat = Path(f"/proc/self/task/{thread.native_id}/stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[16])  # field 19, counted after the name
 
 
 def _segments(index: apsw.Connection) -> int:
