@@ -153,6 +153,13 @@ class Writer:
 
     def start(self) -> None:
         self._conn = connect(self._path, self._synchronous)
+        # A batch's INSERT of many rows keeps a statement journal (the pages it changed, to undo
+        # it alone should it fail). Past 64 KiB SQLite moves it to a temporary file, and a
+        # batch of 17 rows got past: a file made, written and closed per batch. In memory, a
+        # batch of 17 rows inserted and committed took 18.6 µs a row against 25.1 (medians of
+        # 8 runs of 1,500 batches). Every statement of the writer changes a bounded number of
+        # rows (a batch is at most MAX_BATCH jobs), so the journal stays small.
+        self._conn.pragma("temp_store", "memory")
         if self._prepare is not None:
             self._prepare(self._conn)
         # No checkpoint inside a COMMIT; the bulk of each is copied on a connection of its own.

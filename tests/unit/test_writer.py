@@ -205,3 +205,43 @@ async def test_the_writer_checkpoints_between_batches_so_the_wal_starts_over(
         assert checkpointer.wal_pages < 1_000  # started over, not grown past the threshold
     finally:
         await writer.close()
+
+
+class _OpensRecorded(apsw.VFS):
+    """The default VFS for connections opened meanwhile: records the kind of each file SQLite
+    opens (SQLITE_OPEN_MAIN_DB, SQLITE_OPEN_SUBJOURNAL, ...), then opens it as usual."""
+
+    def __init__(self) -> None:
+        self.kinds: list[int] = []
+        self.base = apsw.vfs_names()[0]  # the default until now
+        super().__init__("opens-recorded", base=self.base, makedefault=True)
+
+    def xOpen(self, name: str | apsw.URIFilename | None, flags: list[int]) -> apsw.VFSFile:
+        self.kinds.append(flags[0] & 0x7FF00)  # the file-kind bits
+        return apsw.VFSFile(self.base, name, flags)
+
+
+async def test_a_large_batch_keeps_its_statement_journal_in_memory(
+    database: Path, user_id: str
+) -> None:
+    """A batch of 100 new rows, after a first, is one INSERT whose statement journal (the
+    pages it changes that were there before it) passes 64 KiB: SQLite would move it to a
+    temporary file, one per batch (db.py: temp_store)."""
+    recorded = _OpensRecorded()
+    writer = db.Writer(database, "NORMAL")
+    try:
+        writer.start()
+        try:
+            created = []
+            for _ in range(2):  # two batches, queued together each
+                jobs = [
+                    writer.run(lambda ctx: writes.create(ctx, user_id, NEW)) for _ in range(100)
+                ]
+                created += await asyncio.gather(*jobs)
+        finally:
+            await writer.close()
+    finally:
+        recorded.unregister()
+    assert len({n.cursor for n in created}) == 200
+    assert apsw.SQLITE_OPEN_MAIN_DB in recorded.kinds  # the writer's files went through it
+    assert apsw.SQLITE_OPEN_SUBJOURNAL not in recorded.kinds
