@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -42,12 +41,6 @@ R = TypeVar("R")
 # ~25 µs a row: a full batch holds the loop for a few milliseconds at most.
 MAX_BATCH = 128
 BUSY_TIMEOUT_MS = 5_000
-# How long the loop waits, at most, for the helper thread to start a batch's COMMIT work.
-# Without the wait, the helper started 0.42-0.48 ms (median) after it was handed the batch:
-# the loop went on with the answers, holding the GIL, and the other core was often busy; with
-# it, 0.05 ms. In 3 interleaved pairs of POST runs (2 x 10 s): 7,029-8,161/s (median 7,745)
-# against 6,079-7,641 (7,190), and p99 6.9-9.2 ms against 6.9-9.3.
-HANDOFF_SECONDS = 0.002
 
 
 class DatabaseError(Exception):
@@ -256,13 +249,7 @@ class Writer:
                         (context.last_cursor,),
                     )
                 context.encode_waiting()  # Python work, so here: the helper needs no GIL
-                started = threading.Lock()
-                started.acquire()
-                finishing = loop.run_in_executor(
-                    self._blocking, self._finish, conn, context, started
-                )
-                # A short wait, the GIL released, until the helper has started (HANDOFF_SECONDS).
-                started.acquire(timeout=HANDOFF_SECONDS)
+                finishing = loop.run_in_executor(self._blocking, self._finish, conn, context)
                 outcomes = [_then(outcome) for outcome in outcomes]  # meanwhile, on the loop
                 await finishing
                 for number, error in context.failed.items():
@@ -280,10 +267,7 @@ class Writer:
             return [(job, False, error) for job in batch], []
         return outcomes, context.events
 
-    def _finish(
-        self, conn: apsw.Connection, context: BatchContext, started: threading.Lock
-    ) -> None:
-        started.release()  # the loop goes on (held by it until now: released once)
+    def _finish(self, conn: apsw.Connection, context: BatchContext) -> None:
         context.write_waiting()  # new rows, written together
         if self._before_commit is not None:
             self._before_commit(conn)
