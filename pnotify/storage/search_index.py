@@ -198,16 +198,19 @@ def apply_changes(conn: apsw.Connection, most: int = CHUNK) -> tuple[int, int]:
 
 
 def catch_up(conn: apsw.Connection, took_in: Callable[[int], object] = lambda last: None) -> int:
-    """Take in every change the index lacks, a chunk at a time (`took_in(last)` after each);
-    a large catch-up (rows another program wrote while the server was stopped, say) is merged
-    whole after: left as it is, its big segments would be merged again with every few small
-    ones that follow. Returns the last change taken in."""
+    """Take in every change the index lacks, a chunk at a time (`took_in(last)` after each,
+    or once if there were none: another program may have taken changes in, as the benchmarks
+    do, and a search waits for them); a large catch-up (rows another program wrote while the
+    server was stopped, say) is merged whole after: left as it is, its big segments would be
+    merged again with every few small ones that follow. Returns the last change taken in."""
     taken = 0
     while True:
         last, count = apply_changes(conn)
         if count == 0:
             break
         taken += count
+        took_in(last)
+    if taken == 0:
         took_in(last)
     if taken >= LARGE_CATCH_UP:
         conn.execute(_MERGE_ALL)

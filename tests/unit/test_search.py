@@ -219,6 +219,27 @@ def test_the_index_goes_on_from_the_last_change_it_holds(tmp_path: Path) -> None
     conn.close()
 
 
+def test_catching_up_reports_changes_another_program_took_in(tmp_path: Path) -> None:
+    """The server's index connection, open while another program takes rows into the index
+    (as the benchmarks load theirs), finds nothing left to take in, and still reports the last
+    change the index holds: the searches waiting for those rows are answered (search_indexer.py
+    learns it through `took_in`), not held until their wait is over."""
+    path = tmp_path / "loaded.db"
+    conn = db.open_and_migrate(path)
+    search_index.attach(conn, path)
+    user = users.upsert(conn, "i", "loaded", "", "", login=False)
+    index, _ = search_index.open_index(path)
+    took_in: list[int] = []
+    search_index.catch_up(index, took_in.append)
+    assert took_in == [0]  # nothing yet
+    _create(conn, user.id, "Loaded", 3)
+    search_index.bring_up_to_date(path)  # another program's connection
+    assert search_index.catch_up(index, took_in.append) == search_index.latest(conn) == 3
+    assert took_in == [0, 3]
+    index.close()
+    conn.close()
+
+
 def test_the_writer_forgets_held_changes_a_bounded_number_at_a_time(
     conn: apsw.Connection,
 ) -> None:
