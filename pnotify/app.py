@@ -43,6 +43,7 @@ from pnotify.metrics import Metrics
 from pnotify.responses import Response
 from pnotify.routing import Router
 from pnotify.search_indexer import SearchIndexer
+from pnotify.search_reads import SearchReads
 from pnotify.services import Services
 from pnotify.storage import replay, search_index
 from pnotify.storage import sessions as session_store
@@ -126,6 +127,10 @@ class App:
         search.start()  # before the reader attaches the index file: it may be made anew
         search_index.attach(reader, settings.database_path)
         read_limit.limit_read_time(reader, settings.read_time_limit_ms)
+        search_reads = SearchReads(
+            settings.database_path, settings.synchronous, settings.read_time_limit_ms
+        )
+        search_reads.start()
         broker = Broker(
             settings.sse_keepalive_seconds, settings.sse_queue_limit, settings.sse_streams_per_token
         )
@@ -168,6 +173,7 @@ class App:
             access,
             cursors,
             search,
+            search_reads,
             self.access_log,
         )
 
@@ -202,6 +208,7 @@ class App:
             await self.background.flush_last_used()
         await self.services.writer.close()
         await self.services.search.stop()
+        self.services.search_reads.close()
         self.services.reader.close()
         if self.lines is not None:
             self.lines.flush()

@@ -10,8 +10,11 @@ import apsw
 PROGRESS_STEPS = 1_000
 
 
-def limit_read_time(conn: apsw.Connection, milliseconds: float) -> None:
-    """Interrupt any statement on `conn` that runs longer than `milliseconds`.
+def limit_read_time(
+    conn: apsw.Connection, milliseconds: float, steps: int = PROGRESS_STEPS
+) -> None:
+    """Interrupt any statement on `conn` that runs longer than `milliseconds`, checked every
+    `steps` SQLite VM steps.
 
     Reads run inline on the event loop (measured fastest), so a slow one would hold every
     request and stream hostage. As datasette's `sqlite_timelimit` does, a progress handler
@@ -29,4 +32,4 @@ def limit_read_time(conn: apsw.Connection, milliseconds: float) -> None:
         return time.monotonic() - started[0] > limit
 
     conn.exec_trace = statement_started
-    conn.set_progress_handler(too_long, PROGRESS_STEPS)
+    conn.set_progress_handler(too_long, steps)

@@ -1,6 +1,6 @@
 """What handlers share: settings, the loop's read connection, the writer, the search index's
-thread, the broker and the authenticators. Built once at start-up (app.py) and handed to each
-handler module's `routes`."""
+thread and the searches' own, the broker and the authenticators. Built once at start-up
+(app.py) and handed to each handler module's `routes`."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from pnotify.config import Settings
 from pnotify.db import Writer
 from pnotify.logs import FrequentLines
 from pnotify.search_indexer import SearchIndexer
+from pnotify.search_reads import SearchReads
 
 
 @dataclass
@@ -30,6 +31,7 @@ class Services:
     access: AccessControl
     cursors: Cursors
     search: SearchIndexer
+    search_reads: SearchReads  # searches, off the loop
     # A line per stream opened and closed, written in batches: like the request lines, None
     # with ACCESS_LOG=false or below INFO.
     lines: FrequentLines | None = None

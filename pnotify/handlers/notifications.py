@@ -146,11 +146,14 @@ class NotificationHandlers:
         params = dict(request.params)
         limit, offset = params.pop("limit"), params.pop("offset")
         filters = store.ListFilter(**params)  # the other parameters are LIST_QUERY's filters
-        if filters.q is not None:
+        user_id = request.user.user_id
+        if filters.q is None:
+            items, total = self.encoded.page(self.services.reader, user_id, filters, limit, offset)
+        else:
             await self.services.search.caught_up(self.services.reader)
-        items, total = self.encoded.page(
-            self.services.reader, request.user.user_id, filters, limit, offset
-        )
+            items, total = await self.services.search_reads.run(
+                self.encoded.page, user_id, filters, limit, offset
+            )
         # The page's JSON from each row's kept encoding (the same bytes Response.json makes).
         listed = ",".join(items)
         body = f'{{"items":[{listed}],"total":{total},"limit":{limit},"offset":{offset}}}'

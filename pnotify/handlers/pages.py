@@ -11,6 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+import apsw
+
 from pnotify import search, views
 from pnotify.http import NotFound, Request, Unauthorized
 from pnotify.responses import Response
@@ -111,6 +113,17 @@ class DashboardView:
         return self.filters("unread") if self.status in ("inbox", "unread", "all") else None
 
 
+def _view_page(
+    conn: apsw.Connection, user_id: str, view: DashboardView
+) -> tuple[list[store.Notification], int, int]:
+    """The view's page, its total, and how many in it are unread (what "Mark all read" would
+    change)."""
+    items, total = store.list_page(conn, user_id, view.filters(), PAGE_SIZE, view.offset)
+    unread_filter = view.unread_filter()
+    view_unread = 0 if unread_filter is None else store.count(conn, user_id, unread_filter)
+    return items, total, view_unread
+
+
 class PageHandlers:
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -126,16 +139,15 @@ class PageHandlers:
         view = DashboardView.from_query(request.query)
         reader = self.services.reader
         items: list[store.Notification] = []
-        total = 0
+        total = view_unread = 0
         if not view.search_problem:
-            if view.fts is not None:
+            if view.fts is None:
+                items, total, view_unread = _view_page(reader, user.id, view)
+            else:
                 await self.services.search.caught_up(reader)
-            items, total = store.list_page(reader, user.id, view.filters(), PAGE_SIZE, view.offset)
+                read = self.services.search_reads.run
+                items, total, view_unread = await read(_view_page, user.id, view)
         unread = store.count(reader, user.id, store.ListFilter(status="unread"))
-        unread_filter = view.unread_filter()
-        view_unread = 0
-        if unread_filter is not None and not view.search_problem:
-            view_unread = store.count(reader, user.id, unread_filter)
         known = store.sources(reader, user.id, SOURCE_HINTS)
         active = len(view.params()) - (1 if view.q else 0)
         body = render(
