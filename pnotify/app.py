@@ -126,9 +126,13 @@ class App:
         search = SearchIndexer(settings.database_path)
         search.start()  # before the reader attaches the index file: it may be made anew
         search_index.attach(reader, settings.database_path)
-        read_limit.limit_read_time(reader, settings.read_time_limit_ms)
+        reader_limit = read_limit.limit_read_time(reader, settings.read_time_limit_ms)
         search_reads = SearchReads(
-            settings.database_path, settings.synchronous, settings.read_time_limit_ms
+            reader,
+            reader_limit,
+            settings.database_path,
+            settings.synchronous,
+            settings.read_time_limit_ms,
         )
         search_reads.start()
         broker = Broker(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 
 import apsw
 
@@ -10,26 +12,41 @@ import apsw
 PROGRESS_STEPS = 1_000
 
 
+class ReadTimeLimit:
+    """Interrupts any statement on its connection that runs longer than the limit, checked
+    every `steps` SQLite VM steps (`limit_read_time`)."""
+
+    def __init__(self, conn: apsw.Connection, milliseconds: float, steps: int) -> None:
+        self._seconds = milliseconds / 1000
+        self._started = time.monotonic()
+        conn.exec_trace = self._statement_started
+        conn.set_progress_handler(self._too_long, steps)
+
+    def _statement_started(self, cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
+        self._started = time.monotonic()
+        return True  # go ahead with the statement
+
+    def _too_long(self) -> bool:
+        return time.monotonic() - self._started > self._seconds
+
+    @contextlib.contextmanager
+    def at_most(self, milliseconds: float) -> Iterator[None]:
+        """A lower limit for the statements run meanwhile (search_reads.py)."""
+        seconds, self._seconds = self._seconds, milliseconds / 1000
+        try:
+            yield
+        finally:
+            self._seconds = seconds
+
+
 def limit_read_time(
     conn: apsw.Connection, milliseconds: float, steps: int = PROGRESS_STEPS
-) -> None:
-    """Interrupt any statement on `conn` that runs longer than `milliseconds`, checked every
-    `steps` SQLite VM steps.
+) -> ReadTimeLimit:
+    """Interrupt any statement on `conn` that runs longer than `milliseconds`.
 
     Reads run inline on the event loop (measured fastest), so a slow one would hold every
     request and stream hostage. As datasette's `sqlite_timelimit` does, a progress handler
     checks the clock; the exec tracer notes when each statement starts (~0.4 µs a statement).
     A cut statement raises `apsw.InterruptError`, which the app answers with a 503.
     """
-    limit = milliseconds / 1000
-    started = [time.monotonic()]
-
-    def statement_started(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
-        started[0] = time.monotonic()
-        return True  # go ahead with the statement
-
-    def too_long() -> bool:
-        return time.monotonic() - started[0] > limit
-
-    conn.exec_trace = statement_started
-    conn.set_progress_handler(too_long, steps)
+    return ReadTimeLimit(conn, milliseconds, steps)

@@ -84,7 +84,8 @@ class EncodedNotifications:
     polls the newest page), whose encoding was most of a list's CPU time. A page is made from
     its rows' versions (`page`), so a kept row is not even read: 50 rows of 100,000 in ~140 µs
     against ~250 µs (whole rows read and made into Notifications); a page of versions not kept
-    costs ~360 µs. Bounded: the oldest entries go first."""
+    costs ~360 µs. Bounded: the oldest entries go first. Searches use it from their own thread
+    (search_reads.py): each of its steps is one operation on the dict, whole under the GIL."""
 
     def __init__(self, capacity: int = 20_000) -> None:
         self.capacity = capacity
