@@ -31,8 +31,9 @@ class ReadTimeLimit:
 
     @contextlib.contextmanager
     def at_most(self, milliseconds: float) -> Iterator[None]:
-        """A lower limit for the statements run meanwhile (search_reads.py)."""
-        seconds, self._seconds = self._seconds, milliseconds / 1000
+        """A lower limit for the statements run meanwhile (search_reads.py); never a higher."""
+        seconds = self._seconds
+        self._seconds = min(seconds, milliseconds / 1000)
         try:
             yield
         finally:
