@@ -99,3 +99,15 @@ async def test_a_search_past_the_time_limit_is_cut(database: Path) -> None:
         with pytest.raises(apsw.InterruptError):
             await asyncio.wait_for(reads.run(_scalar, _ENDLESS), 30)
         assert await reads.run(_scalar, "SELECT 1") == 1  # the connections are still usable
+
+
+def test_a_lower_limit_for_a_while_never_raises_the_limit(database: Path) -> None:
+    """`at_most` lowers the read limit; asked for more than the configured limit, it keeps the
+    configured one (READ_TIME_LIMIT_MS below a search's try on the loop)."""
+    conn = db.connect(database)
+    limit = read_limit.limit_read_time(conn, 1)
+    try:
+        with limit.at_most(60_000), pytest.raises(apsw.InterruptError):
+            _scalar(conn, _SLOW)
+    finally:
+        conn.close()
