@@ -47,6 +47,7 @@ from pnotify.search_reads import SearchReads
 from pnotify.services import Services
 from pnotify.storage import replay, search_index
 from pnotify.storage import sessions as session_store
+from pnotify.writer import Writer
 
 if TYPE_CHECKING:
     from pnotify.auth.oidc import OIDCClient
@@ -150,7 +151,7 @@ class App:
             search.forget_taken_in(conn)
             cursors.before_commit(conn)
 
-        writer = db.Writer(
+        writer = Writer(
             settings.database_path,
             settings.synchronous,
             on_commit=on_commit,

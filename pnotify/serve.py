@@ -112,7 +112,7 @@ GC_THRESHOLDS = (50_000, 50, 1_000)
 
 
 # The writer's helper thread runs SQLite without the GIL while the loop builds the batch's
-# answers (db.py), but needs the GIL back between its statements: it waits at most this long
+# answers (writer.py), but needs the GIL back between its statements: it waits at most this long
 # for the busy loop to give it up (Python's default is 5 ms). Measured under `make bench`'s
 # POST load, A/B in 3 pairs of rounds: ~2,480 → ~2,590 requests/s with 0.2 ms.
 GIL_SWITCH_SECONDS = 0.000_2

@@ -14,10 +14,10 @@ from pnotify.auth.session_cookies import SessionCookies
 from pnotify.broker import Broker
 from pnotify.changes import Cursors
 from pnotify.config import Settings
-from pnotify.db import Writer
 from pnotify.logs import FrequentLines
 from pnotify.search_indexer import SearchIndexer
 from pnotify.search_reads import SearchReads
+from pnotify.writer import Writer
 
 
 @dataclass

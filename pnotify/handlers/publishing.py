@@ -3,7 +3,7 @@ webhooks): create or update by key, answer in that door's own shape, and — wit
 `Idempotency-Key` header — give a retry the first answer instead of doing it twice.
 
 All of it runs as one writer job, so the publish and the remembered answer commit together.
-Without that key the answer is made while the batch commits (db.Writer.run's `then`), from
+Without that key the answer is made while the batch commits (writer.Writer.run's `then`), from
 what was published alone, down to its bytes (`Request.finished`): an `Answer` never touches the
 database.
 """

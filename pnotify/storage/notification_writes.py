@@ -1,5 +1,5 @@
 """Notifications, written. Each function takes a `WriteContext` (it runs inside a group-commit
-batch, see db.py), takes the next change cursor for what it changes, and records the `Change`
+batch, see writer.py), takes the next change cursor for what it changes, and records the `Change`
 for the live feed. Nothing is recorded, and no cursor taken, when nothing changes.
 
 Update by key — what an update does to the read state, as an on-call person expects:

@@ -11,6 +11,7 @@ from pnotify.changes import Cursors
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import replay, users
+from pnotify.writer import Writer
 
 pytestmark = pytest.mark.anyio
 
@@ -23,7 +24,7 @@ async def test_cursors_follow_what_the_writer_commits(database: Path) -> None:
     reader = db.connect(database)
     cursors = Cursors(replay.current_cursor, reader)
     assert (cursors.current, cursors.replayable_after) == (0, 0)
-    writer = db.Writer(
+    writer = Writer(
         database, "NORMAL", on_commit=cursors.published, before_commit=cursors.before_commit
     )
     writer.start()

@@ -21,6 +21,7 @@ from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import search_index, users
 from pnotify.write_context import WriteContext
+from pnotify.writer import Writer
 
 
 @pytest.mark.parametrize(
@@ -266,7 +267,7 @@ async def test_a_search_waits_until_the_index_holds_what_it_can_see(tmp_path: Pa
     search = SearchIndexer(path)
     search.start()
     search_index.attach(conn, path)
-    writer = db.Writer(path, "FULL", after_commit=search.changed)
+    writer = Writer(path, "FULL", after_commit=search.changed)
     writer.start()
     try:
         await search.caught_up(conn)

@@ -16,6 +16,7 @@ from pnotify.changes import Change
 from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.write_context import BulkInsert, WriteContext
+from pnotify.writer import Writer
 from tests.serverproc import scalar
 
 pytestmark = pytest.mark.anyio
@@ -63,7 +64,7 @@ async def run_batch(database: Path, *jobs: Job) -> tuple[list[object], list[Chan
     """Run the jobs as one batch (queued together); their results or errors, and the
     changes published."""
     committed: list[Change] = []
-    writer = db.Writer(database, "NORMAL", on_commit=committed.extend)
+    writer = Writer(database, "NORMAL", on_commit=committed.extend)
     writer.start()
     try:
         runs = [writer.run(job) for job in jobs]

@@ -1,4 +1,4 @@
-"""db.Writer: group commit, a savepoint per job, change cursors, publish after COMMIT."""
+"""writer.Writer: group commit, a savepoint per job, change cursors, publish after COMMIT."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import replay
 from pnotify.write_context import WriteContext
+from pnotify.writer import Writer
 
 pytestmark = pytest.mark.anyio
 
@@ -29,7 +30,7 @@ async def test_one_failing_job_does_not_undo_the_others_in_its_batch(
     database: Path, user_id: str
 ) -> None:
     committed: list[list[Change]] = []
-    writer = db.Writer(database, "NORMAL", on_commit=committed.append)
+    writer = Writer(database, "NORMAL", on_commit=committed.append)
     writer.start()
 
     def create(ctx: WriteContext) -> store.Notification:
@@ -61,7 +62,7 @@ async def test_one_failing_job_does_not_undo_the_others_in_its_batch(
 
 
 async def test_run_answers_after_commit(database: Path, user_id: str) -> None:
-    writer = db.Writer(database, "FULL")
+    writer = Writer(database, "FULL")
     writer.start()
     try:
         created = await writer.run(lambda ctx: writes.create(ctx, user_id, NEW))
@@ -96,7 +97,7 @@ async def test_then_makes_the_answer_on_the_loop_and_before_commit_runs_in_the_h
     def fail(ctx: WriteContext) -> store.Notification:
         raise _Failing
 
-    writer = db.Writer(database, "NORMAL", before_commit=note_before_commit)
+    writer = Writer(database, "NORMAL", before_commit=note_before_commit)
     writer.start()
     before_commit.clear()  # the one at start, outside any batch
     try:
@@ -119,7 +120,7 @@ async def test_when_then_raises_run_raises_it_and_the_write_stands(
     def answer(created: store.Notification) -> str:
         raise _Failing(created.id)
 
-    writer = db.Writer(database, "NORMAL")
+    writer = Writer(database, "NORMAL")
     writer.start()
     try:
         with pytest.raises(_Failing) as raised:
@@ -146,7 +147,7 @@ async def test_after_commit_runs_off_the_loop_once_the_batch_is_committed(
         seen.append((threading.current_thread() is not loop_thread, rows[0] if rows else -1))
 
     loop_thread = threading.current_thread()
-    writer = db.Writer(database, "FULL", after_commit=committed)
+    writer = Writer(database, "FULL", after_commit=committed)
     writer.start()
     try:
         await writer.run(lambda ctx: writes.create(ctx, user_id, NEW))
@@ -157,11 +158,47 @@ async def test_after_commit_runs_off_the_loop_once_the_batch_is_committed(
 
 
 async def test_a_closed_writer_refuses_work(database: Path) -> None:
-    writer = db.Writer(database, "NORMAL")
+    writer = Writer(database, "NORMAL")
     writer.start()
     await writer.close()
     with pytest.raises(RuntimeError, match="not running"):
         await writer.run(lambda ctx: None)
+
+
+async def test_a_step_that_raises_stops_the_writer_and_fails_every_waiting_job(
+    database: Path, user_id: str
+) -> None:
+    """A bug in a batch's step (here the commit observer raising) must not leave requests
+    waiting forever: the writer stops, says so (`running`, so /healthz fails), and every job
+    queued or in the works fails."""
+
+    def observe(seconds: float) -> None:
+        raise _Failing
+
+    writer = Writer(database, "NORMAL", observe_commit=observe)
+    writer.start()
+    queued: list[asyncio.Future[None]] = []
+
+    def create_and_queue_another(ctx: WriteContext) -> None:
+        writes.create(ctx, user_id, NEW)
+        # Queued while this batch is in the works: it waits for the next.
+        queued.append(asyncio.ensure_future(writer.run(lambda ctx: None)))
+
+    try:
+        in_the_works = writer.run(create_and_queue_another)
+        results = [
+            *await asyncio.wait_for(asyncio.gather(in_the_works, return_exceptions=True), 10),
+            *await asyncio.wait_for(asyncio.gather(*queued, return_exceptions=True), 10),
+        ]
+        assert not writer.running
+        with pytest.raises(RuntimeError, match="not running"):
+            await writer.run(lambda ctx: None)
+    finally:
+        await asyncio.wait_for(writer.close(), 10)
+    assert len(results) == 2
+    for result in results:
+        assert isinstance(result, RuntimeError)
+        assert str(result) == "the writer stopped"
 
 
 def test_read_time_limit_interrupts_a_long_statement(tmp_path: Path) -> None:
@@ -185,7 +222,7 @@ async def test_the_writer_checkpoints_between_batches_so_the_wal_starts_over(
     conn = db.open_and_migrate(path)
     conn.execute("CREATE TABLE filler (data BLOB)")
     conn.close()
-    writer = db.Writer(path, "NORMAL")
+    writer = Writer(path, "NORMAL")
     writer.start()
 
     def ten_pages(ctx: WriteContext) -> None:
@@ -226,9 +263,9 @@ async def test_a_large_batch_keeps_its_statement_journal_in_memory(
 ) -> None:
     """A batch of 100 new rows, after a first, is one INSERT whose statement journal (the
     pages it changes that were there before it) passes 64 KiB: SQLite would move it to a
-    temporary file, one per batch (db.py: temp_store)."""
+    temporary file, one per batch (writer.py: temp_store)."""
     recorded = _OpensRecorded()
-    writer = db.Writer(database, "NORMAL")
+    writer = Writer(database, "NORMAL")
     try:
         writer.start()
         try:
