@@ -111,10 +111,10 @@ def _serve_locked(settings: Settings) -> int:
 GC_THRESHOLDS = (50_000, 50, 1_000)
 
 
-# The writer's helper thread runs SQLite without the GIL while the loop builds the batch's
-# answers (writer.py), but needs the GIL back between its statements: it waits at most this long
+# Another thread that wants the GIL (the search indexer's, a search's) waits at most this long
 # for the busy loop to give it up (Python's default is 5 ms). Measured under `make bench`'s
-# POST load, A/B in 3 pairs of rounds: ~2,480 → ~2,590 requests/s with 0.2 ms.
+# POST load, A/B in 3 pairs of rounds: ~2,480 → ~2,590 requests/s with 0.2 ms. While the
+# writer's helper thread has a batch, it is 10 µs (writer.py: HELPER_SWITCH_SECONDS).
 GIL_SWITCH_SECONDS = 0.000_2
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 import threading
 from pathlib import Path
 
@@ -15,7 +16,7 @@ from pnotify.storage import notification_writes as writes
 from pnotify.storage import notifications as store
 from pnotify.storage import replay
 from pnotify.write_context import WriteContext
-from pnotify.writer import Writer
+from pnotify.writer import HELPER_SWITCH_SECONDS, Writer
 
 pytestmark = pytest.mark.anyio
 
@@ -199,6 +200,28 @@ async def test_a_step_that_raises_stops_the_writer_and_fails_every_waiting_job(
     for result in results:
         assert isinstance(result, RuntimeError)
         assert str(result) == "the writer stopped"
+
+
+async def test_the_gil_switches_quickly_only_while_the_helper_has_a_batch(
+    database: Path, user_id: str
+) -> None:
+    """The helper thread needs the GIL between its statements: while it has a batch the
+    loop lets go of it within HELPER_SWITCH_SECONDS; afterwards, the usual interval again."""
+    seen_in_helper: list[float] = []
+    usual = sys.getswitchinterval()
+    writer = Writer(
+        database,
+        "NORMAL",
+        before_commit=lambda conn: seen_in_helper.append(sys.getswitchinterval()),
+    )
+    writer.start()
+    try:
+        await writer.run(lambda ctx: writes.create(ctx, user_id, NEW))
+        assert sys.getswitchinterval() == usual
+    finally:
+        await writer.close()
+    assert seen_in_helper[-1] == pytest.approx(HELPER_SWITCH_SECONDS)
+    assert usual != pytest.approx(HELPER_SWITCH_SECONDS)
 
 
 def test_read_time_limit_interrupts_a_long_statement(tmp_path: Path) -> None:
