@@ -20,7 +20,9 @@ and commits it without waiting for the loop). The helper then became the bottlen
 for the GIL at each of its APSW calls (its BEGIN alone: p50 0.39 ms, p90 0.96), and batches
 shrank from 16.7 rows to 11.7; letting a batch run ahead only once 12 jobs wait kept them at
 16, and gained 4 % (4 interleaved pairs of POST runs: median 7,559/s against 7,239), within
-the noise, for much more code.
+the noise, for much more code. That was before HELPER_SWITCH_SECONDS, which cut the helper's
+waits for the GIL; the loop, though, is now ~87 % busy under that load (it was ~80 %), so
+running ahead could win back at most what it still idles.
 """
 
 from __future__ import annotations
@@ -54,8 +56,9 @@ MAX_BATCH = 128
 # its statements, and waited 0.5 ms (median) for its first turn alone; with 10 µs, 0.15-0.2.
 # POST at 32 connections, 3 interleaved triples of 2 runs: ~8,500/s against ~7,450 (200 µs
 # throughout) and ~7,950 (10 µs throughout). Only while the helper works: 10 µs throughout
-# made SSE fan-out's p99 1-2 ms worse (the search indexer's thread, woken by each COMMIT,
-# then took turns on the GIL as the events went out); this way it is unchanged.
+# made SSE fan-out's p99 1-2 ms worse in 2 of 3 interleaved rounds (likely the search
+# indexer's thread, woken by each COMMIT, taking GIL turns as the events went out); switched
+# this way, fan-out was as before.
 HELPER_SWITCH_SECONDS = 0.000_01
 
 
