@@ -1,4 +1,5 @@
-"""SQLite through APSW: opening a connection (the writer: writer.py; reads: read_limit.py)."""
+"""SQLite through APSW: connections opened, begun with the write lock, checkpointed and closed
+(the writer: writer.py; reads: read_limit.py)."""
 
 from __future__ import annotations
 
