@@ -30,15 +30,12 @@ CONNECTION = "pnotify.connection"
 
 
 class WholeResponses(Protocol):
-    def respond(
-        self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> bool:
+    def respond(self, scope: Scope, status: int, head_lines: bytes, body: bytes) -> bool:
         """Write the request's whole response, head and body, in one write; False when this
-        request's response cannot be written so (then it goes through ASGI `send()`)."""
+        request's response cannot be written so (then it goes through ASGI `send()`).
+        `head_lines` are its header lines, checked (responses.Response.head_lines)."""
 
-    def encode(
-        self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> bytes | None:
+    def encode(self, scope: Scope, status: int, head_lines: bytes, body: bytes) -> bytes | None:
         """The bytes `respond` would write, made ahead; None if it could not write them."""
 
     def respond_encoded(self, scope: Scope, wire: bytes) -> bool:

@@ -34,8 +34,6 @@ from collections.abc import Callable
 from typing import Any, ClassVar
 
 from uvicorn.protocols.http.httptools_impl import (
-    HEADER_RE,
-    HEADER_VALUE_RE,
     STATUS_LINE,
     HttpToolsProtocol,
     RequestResponseCycle,
@@ -113,16 +111,14 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         self.transport.write(chunked(data))
         return self.transport.get_write_buffer_size()
 
-    def respond(
-        self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> bool:
+    def respond(self, scope: Scope, status: int, head_lines: bytes, body: bytes) -> bool:
         """The whole response in one write, doing for the request's cycle what uvicorn's
-        `send()` does for a head and a body (`headers` include the content-length)."""
+        `send()` does for a head and a body (`head_lines`, checked, include the length)."""
         cycle = _cycle_of(scope)
         if cycle is None or cycle.response_started:
             return False
         if not cycle.disconnected:  # else, as send() does: nobody to write to
-            self._write(cycle, _encode(cycle, scope, status, headers, body))
+            self._write(cycle, _encode(cycle, scope, status, head_lines, body))
         return True
 
     def respond_encoded(self, scope: Scope, wire: bytes) -> bool:
@@ -135,15 +131,13 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self._write(cycle, wire)
         return True
 
-    def encode(
-        self, scope: Scope, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> bytes | None:
+    def encode(self, scope: Scope, status: int, head_lines: bytes, body: bytes) -> bytes | None:
         """The bytes `respond` would write, made ahead (while the loop waits for a COMMIT, say);
         None when the request can no longer be answered so."""
         cycle = _cycle_of(scope)
         if cycle is None or cycle.response_started:
             return None
-        return _encode(cycle, scope, status, headers, body)
+        return _encode(cycle, scope, status, head_lines, body)
 
     def _write(self, cycle: RequestResponseCycle, wire: bytes) -> None:
         cycle.response_started = True
@@ -334,22 +328,14 @@ def _cycle_of(scope: Scope) -> RequestResponseCycle | None:
 
 
 def _encode(
-    cycle: RequestResponseCycle,
-    scope: Scope,
-    status: int,
-    headers: list[tuple[bytes, bytes]],
-    body: bytes,
+    cycle: RequestResponseCycle, scope: Scope, status: int, head_lines: bytes, body: bytes
 ) -> bytes:
-    """A whole response: status line, uvicorn's default headers (`date`), ours, the body."""
-    # uvicorn's checks, one search for all names and one for all values: no value that came
-    # from a request can split the response with a line break.
-    if HEADER_RE.search(b"".join(name for name, _ in headers)) or HEADER_VALUE_RE.search(
-        b"\t".join(value for _, value in headers)
-    ):
-        raise RuntimeError("Invalid HTTP header name or value.")
+    """A whole response: status line, uvicorn's default headers (`date`), ours (checked as
+    uvicorn checks them: responses.header_line), the body."""
     parts = [STATUS_LINE[status]]
-    for name, value in (*cycle.default_headers, *headers):
+    for name, value in cycle.default_headers:
         parts += (name, b": ", value, b"\r\n")
+    parts.append(head_lines)
     if not cycle.keep_alive:
         parts.append(b"connection: close\r\n")
     parts.append(b"\r\n")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pnotify.http import Message, Request
-from pnotify.responses import Response, constant_headers
+from pnotify.responses import Response, constant_headers, header_line
 
 
 async def _nothing() -> Message:
@@ -42,3 +44,31 @@ def test_constant_and_other_headers_encode_alike() -> None:
     (declared,) = constant_headers(("x-test-constant", "yes"))
     response = Response(200, b"", [declared, ("x-test-other", "caf\u00e9")])
     assert response.raw_headers() == [(b"x-test-constant", b"yes"), (b"x-test-other", b"caf\xe9")]
+
+
+def test_head_lines_hold_constant_and_other_headers_alike_with_the_length() -> None:
+    (declared,) = constant_headers(("x-test-line", "yes"))
+    response = Response(201, b"{}", [declared, ("x-test-other", "caf\u00e9")])
+    assert (
+        response.head_lines()
+        == b"x-test-line: yes\r\nx-test-other: caf\xe9\r\ncontent-length: 2\r\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "pair",
+    [
+        ("location", "/x\r\nset-cookie: stolen=1"),
+        ("x-test", "a\nb"),
+        ("x-test", "nul\x00"),
+        ("bad name", "v"),
+        ("x:test", "v"),
+    ],
+)
+def test_a_header_that_could_split_the_response_is_refused(pair: tuple[str, str]) -> None:
+    with pytest.raises(RuntimeError, match="Invalid HTTP header"):
+        Response(200, b"", [pair]).head_lines()
+
+
+def test_a_tab_in_a_value_is_allowed_as_uvicorn_allows_it() -> None:
+    assert header_line((b"x-test", b"a\tb")) == b"x-test: a\tb\r\n"
