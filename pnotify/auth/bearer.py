@@ -9,6 +9,9 @@ read once per event-loop turn for all the requests checked in that turn (32 conc
 arrive together; ~30 µs a read in the server, measured): it is forgotten by a callback queued
 when it is read, and the loop runs callbacks first in, first out, so every request that the
 remembered row serves was already read off its socket (its task existed) when the row was.
+A token verified in a turn is remembered for the rest of that turn as well, with its Principal,
+so that its next requests in the turn skip the parsing and the keyed hash (~3 µs a request);
+its expiry is still checked each time.
 
 Guessing, and what it may cost others:
 - A remembered token never meets a limit: wrong guesses at it cannot lock its holder out.
@@ -53,11 +56,20 @@ class TokenAuthenticator:
         self._bcrypt_slots = asyncio.Semaphore(BCRYPT_CONCURRENCY)
         self._last_used: dict[str, int] = {}
         self._rows_this_turn: dict[str, token_store.Credentials | None] = {}
+        # Tokens verified this turn, from rows of this turn: principal, token id, expiry.
+        self._known_this_turn: dict[str, tuple[Principal, str, int | None]] = {}
         self.failures_total = 0
         self.bcrypt_checks_total = 0
 
     async def authenticate(self, token: str, client: str = "") -> Principal:
         """The token's principal; `client` (the peer address) is charged for wrong secrets."""
+        known = self._known_this_turn.get(token)
+        if known is not None:
+            principal, token_id, expires_at = known
+            now = now_us()
+            if expires_at is None or now < expires_at:
+                self._last_used[token_id] = now
+                return principal
         parsed = token_format.parse_token(token)
         if parsed is None:
             self.failures_total += 1
@@ -69,9 +81,8 @@ class TokenAuthenticator:
             self.failures_total += 1
             raise Unauthorized("invalid or revoked API token", code="invalid_token")
         key = hashlib.blake2b(token.encode(), key=self._cache_key, digest_size=32).digest()
-        if self._verified.get(key) != row.token_hash and not await self._verify(
-            parsed, key, row.token_hash, client
-        ):
+        remembered = self._verified.get(key) == row.token_hash  # then no await: same turn
+        if not remembered and not await self._verify(parsed, key, row.token_hash, client):
             self._record_failure(client)
             raise Unauthorized("invalid or revoked API token", code="invalid_token")
         now = now_us()
@@ -79,7 +90,10 @@ class TokenAuthenticator:
             self.failures_total += 1
             raise Unauthorized("API token has expired", code="token_expired")
         self._last_used[row.id] = now
-        return Principal(user_id=row.user_id, scope=row.scope, token_id=row.id)
+        principal = Principal(user_id=row.user_id, scope=row.scope, token_id=row.id)
+        if remembered:  # the row was read in this turn: it is forgotten with it
+            self._known_this_turn[token] = (principal, row.id, row.expires_at)
+        return principal
 
     def _credentials(self, lookup_id: str) -> token_store.Credentials | None:
         """The token's row, read at most once in this turn of the loop (module docstring)."""
@@ -87,9 +101,13 @@ class TokenAuthenticator:
         if lookup_id in rows:
             return rows[lookup_id]
         if not rows:
-            asyncio.get_running_loop().call_soon(rows.clear)
+            asyncio.get_running_loop().call_soon(self._forget_this_turn)
         row = rows[lookup_id] = token_store.credentials(self._conn, lookup_id)
         return row
+
+    def _forget_this_turn(self) -> None:
+        self._rows_this_turn.clear()
+        self._known_this_turn.clear()
 
     async def _verify(
         self, parsed: token_format.ParsedToken, key: bytes, token_hash: str, client: str
@@ -151,7 +169,7 @@ class TokenAuthenticator:
 
     def forget_token(self, token_hash: str) -> None:
         """Drop cache entries for a revoked token (its row is gone anyway; this frees memory)."""
-        self._rows_this_turn.clear()
+        self._forget_this_turn()
         stale = [key for key, value in self._verified.items() if value == token_hash]
         for key in stale:
             del self._verified[key]
