@@ -47,6 +47,7 @@ class ConnectionRegistry:
         self.evicted_total = 0
         self.refused_total = 0
         self._alarm: asyncio.TimerHandle | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # the server's, once known
 
     def admit(self, connection: Connection) -> bool:
         if len(self.open) >= self.limits.max_connections:
@@ -81,15 +82,20 @@ class ConnectionRegistry:
         queue.pop(connection, None)
         if seconds is None:
             return
-        loop = asyncio.get_running_loop()
+        loop = self._loop or self._running_loop()
         deadline = queue[connection] = loop.time() + seconds
         if self._alarm is None:
             self._alarm = loop.call_at(deadline, self._due)
 
+    def _running_loop(self) -> asyncio.AbstractEventLoop:
+        # Kept: asking for it is a getpid(2) each time on Python 3.11, twice a request here.
+        self._loop = asyncio.get_running_loop()
+        return self._loop
+
     def _due(self) -> None:
         """The alarm: each connection whose deadline has passed is told; then the next alarm."""
         self._alarm = None
-        loop = asyncio.get_running_loop()
+        loop = self._loop or self._running_loop()
         now = loop.time()
         for connection in _late(self.waiting, now):
             connection.head_too_slow()

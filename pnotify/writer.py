@@ -164,9 +164,9 @@ class Writer:
         """`fn`'s result, after COMMIT; or `then(result)`: made on the loop while the batch
         commits, so `then` must not use the connection (an answer to build, say). Should it
         raise, `run` raises that, but `fn`'s writes commit with the batch."""
-        if self._closing or not self.running:
+        if self._closing or not self.running or self._loop is None:
             raise RuntimeError("the writer is not running")
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Any] = self._loop.create_future()
         self._pending.append(_Job(fn, future, then))
         self._schedule_next_batch()
         return await future

@@ -89,7 +89,7 @@ def stored_metadata(text: str | None) -> dict[str, Any] | None:
     return value
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen, as Notification: built for every notification posted
 class NewNotification:
     title: str
     message: str | None
