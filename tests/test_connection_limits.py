@@ -63,6 +63,22 @@ def test_a_request_head_sent_too_slowly_is_cut(server: ServerProcess) -> None:
     assert answer.startswith(b"HTTP/1.1 408 ")
 
 
+def test_an_idle_kept_alive_connection_is_closed_without_an_answer(
+    server: ServerProcess,
+) -> None:
+    """Nothing more came after a response: at the head deadline the connection is closed, as
+    uvicorn's keep-alive timer closed it, with no 408 for a request nobody sent."""
+    host = server.url.removeprefix("http://").encode()
+    with _connect(server) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+        started = time.monotonic()
+        everything = _read_all(sock)  # the answer, then nothing until the server closes
+        waited = time.monotonic() - started
+    assert everything.startswith(b"HTTP/1.1 200 ")
+    assert everything.count(b"HTTP/1.1 ") == 1
+    assert waited < 5, "the idle connection was not closed at the 1 s head deadline"
+
+
 def test_a_huge_request_head_is_431(server: ServerProcess) -> None:
     with _connect(server) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ")
