@@ -108,6 +108,7 @@ class Request:
     finisher: Callable[[Request, Response], Response] | None = None
     _body: bytes | None = None
     _headers: dict[bytes, bytes] | None = None  # by name, built at the first lookup
+    _media_type: str | None = None
 
     @property
     def user(self) -> Principal:
@@ -159,6 +160,14 @@ class Request:
         return self._headers
 
     @property
+    def media_type(self) -> str:
+        """The Content-Type without its parameters, lower-case; '' without one. Kept: the
+        route's contract and the body's reader both ask."""
+        if self._media_type is None:
+            self._media_type = (self.header("content-type") or "").split(";")[0].strip().lower()
+        return self._media_type
+
+    @property
     def query(self) -> dict[str, str]:
         """Query parameters; a repeated name keeps its last value."""
         raw = self.scope.get("query_string", b"")
@@ -207,7 +216,7 @@ class Request:
 
     async def json_object(self) -> dict[str, Any]:
         """The body as a JSON object: 415 for another media type, 400 for malformed JSON."""
-        content_type = (self.header("content-type") or "").split(";")[0].strip().lower()
+        content_type = self.media_type
         if (
             content_type
             and content_type != "application/json"

@@ -155,21 +155,22 @@ class Writer:
         self._stopped = self._loop.create_future()
 
     @overload
-    async def run(self, fn: Callable[[WriteContext], T]) -> T: ...
+    def run(self, fn: Callable[[WriteContext], T]) -> asyncio.Future[T]: ...
     @overload
-    async def run(self, fn: Callable[[WriteContext], R], then: Callable[[R], T]) -> T: ...
-    async def run(
+    def run(self, fn: Callable[[WriteContext], R], then: Callable[[R], T]) -> asyncio.Future[T]: ...
+    def run(
         self, fn: Callable[[WriteContext], Any], then: Callable[[Any], Any] | None = None
-    ) -> Any:
-        """`fn`'s result, after COMMIT; or `then(result)`: made on the loop while the batch
-        commits, so `then` must not use the connection (an answer to build, say). Should it
-        raise, `run` raises that, but `fn`'s writes commit with the batch."""
+    ) -> asyncio.Future[Any]:
+        """To await: `fn`'s result, after COMMIT; or `then(result)`: made on the loop while the
+        batch commits, so `then` must not use the connection (an answer to build, say). Should
+        it raise, so does the await, but `fn`'s writes commit with the batch. The future itself,
+        not a coroutine awaiting it: one coroutine less for every write (a POST has eight)."""
         if self._closing or not self.running or self._loop is None:
             raise RuntimeError("the writer is not running")
         future: asyncio.Future[Any] = self._loop.create_future()
         self._pending.append(_Job(fn, future, then))
         self._schedule_next_batch()
-        return await future
+        return future
 
     async def close(self) -> None:
         """Commit what is queued, then checkpoint and close the connection."""

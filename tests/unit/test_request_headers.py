@@ -35,6 +35,13 @@ def test_header_values_are_latin_1() -> None:
     assert _request((b"x-name", "café".encode("latin-1"))).header("x-name") == "café"
 
 
+def test_the_media_type_is_the_content_type_without_parameters_in_lower_case() -> None:
+    request = _request((b"content-type", b" Application/JSON ; charset=utf-8"))
+    assert request.media_type == "application/json"
+    assert request.media_type == "application/json"  # kept, and the same
+    assert _request().media_type == ""
+
+
 def test_query_parameters_keep_the_last_value_and_no_query_is_empty() -> None:
     assert _request(query=b"a=1&b=&a=2").query == {"a": "2", "b": ""}
     assert _request().query == {}
@@ -72,3 +79,14 @@ def test_a_header_that_could_split_the_response_is_refused(pair: tuple[str, str]
 
 def test_a_tab_in_a_value_is_allowed_as_uvicorn_allows_it() -> None:
     assert header_line((b"x-test", b"a\tb")) == b"x-test: a\tb\r\n"
+
+
+def test_a_name_checked_before_does_not_let_a_bad_value_through() -> None:
+    """Names are checked once each (they are the code's words); values every time."""
+    assert header_line((b"x-request-id", b"abc")) == b"x-request-id: abc\r\n"
+    with pytest.raises(RuntimeError, match="Invalid HTTP header"):
+        header_line((b"x-request-id", b"abc\r\nset-cookie: stolen=1"))
+    with pytest.raises(RuntimeError, match="Invalid HTTP header"):
+        header_line((b"x-request-id\r\nx", b"abc"))  # a bad name is never kept as good
+    with pytest.raises(RuntimeError, match="Invalid HTTP header"):
+        header_line((b"x-request-id\r\nx", b"abc"))

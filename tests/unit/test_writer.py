@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import threading
+from collections.abc import Awaitable
 from pathlib import Path
 
 import apsw
@@ -43,7 +44,11 @@ async def test_one_failing_job_does_not_undo_the_others_in_its_batch(
 
     try:
         # Queued together, so they share one transaction (one batch).
-        jobs = [writer.run(create), writer.run(create_then_fail), writer.run(create)]
+        jobs: list[Awaitable[object]] = [
+            writer.run(create),
+            writer.run(create_then_fail),
+            writer.run(create),
+        ]
         results = await asyncio.gather(*jobs, return_exceptions=True)
     finally:
         await writer.close()
