@@ -58,7 +58,13 @@ MAX_BATCH = 128
 # throughout) and ~7,950 (10 µs throughout). Only while the helper works: 10 µs throughout
 # made SSE fan-out's p99 1-2 ms worse in 2 of 3 interleaved rounds (likely the search
 # indexer's thread, woken by each COMMIT, taking GIL turns as the events went out); switched
-# this way, fan-out was as before.
+# this way, fan-out was as before. The helper's GIL waits still take ~120 µs each on these
+# machines: a waiting thread's timed wait ends late by the kernel's 50 µs timer slack, then it
+# is woken again (measured against a spinning thread). A 1 µs slack for the helper
+# (prctl PR_SET_TIMERSLACK) cut its start from ~150 µs to ~95, and a batch from ~1.45-1.8 ms
+# to ~1.3-1.35, but it took the GIL from the loop sooner and more often: in 6 interleaved
+# rounds of POST, 23.1 % of hello's rate against 23.9 %, 165 µs of CPU a request against 157,
+# and a p99 of 11-42 ms against 7-8.
 HELPER_SWITCH_SECONDS = 0.000_01
 
 
