@@ -170,7 +170,7 @@ class Writer:
         """To await: `fn`'s result, after COMMIT; or `then(result)`: made on the loop while the
         batch commits, so `then` must not use the connection (an answer to build, say). Should
         it raise, so does the await, but `fn`'s writes commit with the batch. The future itself,
-        not a coroutine awaiting it: one coroutine less for every write (a POST has eight)."""
+        not a coroutine awaiting it: one frame fewer for every write to suspend and resume."""
         if self._closing or not self.running or self._loop is None:
             raise RuntimeError("the writer is not running")
         future: asyncio.Future[Any] = self._loop.create_future()
