@@ -147,9 +147,9 @@ class App:
             cursors.published(changes)
             broker.publish(changes)
 
-        def before_commit(conn: apsw.Connection) -> None:
+        def before_commit(conn: apsw.Connection, used: bool) -> None:
             search.forget_taken_in(conn)
-            cursors.before_commit(conn)
+            cursors.before_commit(conn, used)
 
         writer = Writer(
             settings.database_path,

@@ -73,9 +73,13 @@ class Cursors:
         if changes:
             self.current = max(self.current, changes[-1].cursor)  # they come in cursor order
 
-    def before_commit(self, conn: apsw.Connection) -> None:
-        """In the writer, before a batch's COMMIT: what this transaction leaves replayable."""
-        self.replayable_after = max(self.replayable_after, self._read(conn)[1])
+    def before_commit(self, conn: apsw.Connection, used_connection: bool) -> None:
+        """In the writer, before a batch's COMMIT: what this transaction leaves replayable.
+        Only a job that used the connection can have purged tombstones: a batch that only
+        added rows (the POST load's) is not read, and its helper thread waits for the GIL
+        once less."""
+        if used_connection:
+            self.replayable_after = max(self.replayable_after, self._read(conn)[1])
 
     def for_client(self, after: int | None) -> tuple[int, int]:
         """(current, replayable_after) for a client that has seen up to `after`."""

@@ -103,12 +103,14 @@ class Writer:
         synchronous: str,
         on_commit: Callable[[list[Change]], None] | None = None,
         observe_commit: Callable[[float], None] | None = None,
-        before_commit: Callable[[apsw.Connection], object] | None = None,
+        before_commit: Callable[[apsw.Connection, bool], object] | None = None,
         after_commit: Callable[[], None] | None = None,
         prepare: Callable[[apsw.Connection], None] | None = None,
     ) -> None:
-        """`before_commit` runs in every batch's transaction just before COMMIT, in the helper
-        thread, and once at start (in a transaction of its own); `after_commit` runs right
+        """`before_commit(conn, used)` runs in every batch's transaction in the helper thread,
+        after the jobs and before the batch's new rows and COMMIT, and once at start (in a
+        transaction of its own); `used` says whether a job used the connection, else the batch
+        only added rows (`WriteContext.insert`: a POST's job); `after_commit` runs right
         after each COMMIT, in the helper thread (it must be quick: it tells another thread);
         `on_commit` gets each batch's committed changes; `prepare` gets the connection once,
         when it is opened."""
@@ -154,7 +156,7 @@ class Writer:
         self._checkpointer.take_over(self._conn, lambda: db.connect(self._path, self._synchronous))
         if self._before_commit is not None:
             with self._conn:
-                self._before_commit(self._conn)
+                self._before_commit(self._conn, True)
         # BEGIN is tried inline without waiting; only a lock held elsewhere waits, in a thread.
         self._conn.set_busy_timeout(0)
         self._loop = asyncio.get_running_loop()
@@ -285,10 +287,9 @@ class Writer:
         outcomes[:] = [_then(outcome) for outcome in outcomes]
 
     def _finish(self, conn: apsw.Connection, context: BatchContext) -> None:
-        context.write_waiting()  # new rows, written together
         if self._before_commit is not None:
-            self._before_commit(conn)
-        conn.execute("COMMIT")
+            self._before_commit(conn, context.used_connection)
+        context.commit()  # new rows, written together, and COMMIT
         if self._after_commit is not None:
             self._after_commit()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import apsw
 import pytest
 
 from pnotify import db
@@ -22,7 +23,13 @@ RAISE_REPLAYABLE = "UPDATE server_state SET value = max(value, ?) WHERE key = 'r
 
 async def test_cursors_follow_what_the_writer_commits(database: Path) -> None:
     reader = db.connect(database)
-    cursors = Cursors(replay.current_cursor, reader)
+    read_by: list[apsw.Connection] = []
+
+    def read(conn: apsw.Connection) -> tuple[int, int]:
+        read_by.append(conn)
+        return replay.current_cursor(conn)
+
+    cursors = Cursors(read, reader)
     assert (cursors.current, cursors.replayable_after) == (0, 0)
     writer = Writer(
         database, "NORMAL", on_commit=cursors.published, before_commit=cursors.before_commit
@@ -31,11 +38,14 @@ async def test_cursors_follow_what_the_writer_commits(database: Path) -> None:
     try:
         user = users.find(reader, "local", "u1")
         assert user is not None
+        read_by.clear()  # at start: the reader's, and the writer's first before_commit
         created = [await writer.run(lambda ctx: writes.create(ctx, user.id, NEW)) for _ in "ab"]
         # Known when the request is answered, without a query: the last change handed over.
         assert cursors.current == created[-1].cursor == replay.current_cursor(reader)[0]
+        assert read_by == []  # batches that only added rows: nothing to read
         await writer.run(lambda ctx: ctx.conn.execute(RAISE_REPLAYABLE, (created[0].cursor,)))
         assert cursors.replayable_after == created[0].cursor
+        assert len(read_by) == 1  # a job that used the connection: read in its transaction
         assert cursors.for_client(None) == (created[-1].cursor, created[0].cursor)
     finally:
         await writer.close()

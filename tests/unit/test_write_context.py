@@ -187,3 +187,35 @@ async def test_rows_json_cannot_carry_go_in_one_by_one(database: Path) -> None:
         ]
     finally:
         conn.close()
+
+
+async def test_rows_that_went_in_before_a_failed_commit_fail_the_whole_batch(
+    database: Path,
+) -> None:
+    """The rows and COMMIT go as one call: when the COMMIT is what failed (here a deferred
+    foreign key, checked only then), every job fails and nothing stays."""
+    conn = db.connect(database)
+    conn.execute(
+        "CREATE TABLE parents (id INTEGER PRIMARY KEY);"
+        "CREATE TABLE children (parent INTEGER"
+        " REFERENCES parents (id) DEFERRABLE INITIALLY DEFERRED) STRICT"
+    )
+    conn.close()
+    children = BulkInsert("children", ["parent"])
+
+    def insert(parent: int) -> Job:
+        return lambda ctx: ctx.insert(children, (parent,))
+
+    results, _ = await run_batch(database, insert(1), insert(2))
+    assert all(isinstance(result, apsw.ConstraintError) for result in results)
+    conn = db.connect(database)
+    try:
+        assert conn.execute("SELECT count(*) FROM children").fetchall() == [(0,)]
+    finally:
+        conn.close()
+    # The same rows commit once their parent is there.
+    conn = db.connect(database)
+    conn.execute("INSERT INTO parents (id) VALUES (3)")
+    conn.close()
+    results, _ = await run_batch(database, insert(3))
+    assert results == [None]

@@ -92,7 +92,7 @@ async def test_then_makes_the_answer_on_the_loop_and_before_commit_runs_in_the_h
     answered: list[tuple[str, bool]] = []
     before_commit: list[tuple[bool, bool]] = []
 
-    def note_before_commit(conn: apsw.Connection) -> None:
+    def note_before_commit(conn: apsw.Connection, used: bool) -> None:
         off_loop = threading.current_thread() is not loop_thread
         before_commit.append((off_loop, conn.get_autocommit()))
 
@@ -217,7 +217,7 @@ async def test_the_gil_switches_quickly_only_while_the_helper_has_a_batch(
     writer = Writer(
         database,
         "NORMAL",
-        before_commit=lambda conn: seen_in_helper.append(sys.getswitchinterval()),
+        before_commit=lambda conn, used: seen_in_helper.append(sys.getswitchinterval()),
     )
     writer.start()
     try:
