@@ -5,10 +5,14 @@ at a time and an fsync costs ~0.4 ms, so requests that arrive together share one
 (group commit) and each is answered only after its own COMMIT. The jobs run on the event
 loop's thread, each all-or-nothing (write_context.py): a dedicated writer thread was tried first
 and spent ~180 µs per row waiting for the GIL between APSW calls while the loop was busy. What
-goes to a single helper thread is SQLite work that runs long in few calls, without the GIL: a
-batch's new rows (one statement, write_context.py), `before_commit` and COMMIT (fsync), while
-the loop builds the batch's answers (`run`'s `then`; else the loop, the bottleneck, waited
-idle ~30 % of a batch's time under `make bench`'s POST load); BEGIN IMMEDIATE when another
+goes to a single helper thread is SQLite work that runs long in few calls, without the GIL:
+`before_commit`, then a batch's new rows and COMMIT (fsync), one call for both when the rows
+are for one table (write_context.py), while the loop builds the batch's answers (`run`'s
+`then`; else the loop, the bottleneck, waited idle ~30 % of a batch's time under `make
+bench`'s POST load). Each call from the helper into SQLite ends with a wait for the GIL the
+loop holds: with the rows and COMMIT as one call, and no read of the cursors in a batch that
+only adds rows, POST ran at 26.4 % of hello-world's rate against 23.2 % (6 interleaved
+rounds; 138 µs of CPU a request against 150). Also there: BEGIN IMMEDIATE when another
 process holds the lock; and after a batch is answered, before the next, the end of a WAL
 checkpoint (its bulk is copied beside the batches: checkpoints.py). The search index is kept
 by a thread of its own (search_indexer.py). The loop does not touch the connection while the
