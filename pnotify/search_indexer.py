@@ -32,8 +32,12 @@ RETRY_SECONDS = 1.0  # after an error (a full disk, say): tried again, logged on
 # After a COMMIT wakes it, the thread waits this long for more before it takes changes in,
 # unless a search waits: fewer, larger transactions. Each is a dozen calls into SQLite, between
 # which the thread needs the GIL the loop holds; taken in after every write batch, `make
-# bench`'s POST load ran at ~4,800/s against ~6,000-6,500/s (a run each way).
-GATHER_SECONDS = 0.05
+# bench`'s POST load ran at ~4,800/s against ~6,000-6,500/s (a run each way). 0.25 s against
+# 0.05, 2 runs of 6 interleaved rounds of POST: 27.3 % of hello-world's rate against 25.8, and
+# 26.3 against 25.4 (9 of 12 rounds better); 1 s was no better and raised the POST p99 from
+# ~7 to ~11 ms (each catch-up then holds the GIL longer). A search does not wait for it: a
+# waiting search wakes the thread at once (`caught_up`).
+GATHER_SECONDS = 0.25
 # The thread's nice value. At the default it competed with the writer's helper thread (whose
 # COMMIT answers the waiting requests) for the core the loop leaves: COMMITs that overlapped
 # its work took 3-9 ms instead of ~0.6. At 19, in 4 interleaved pairs of POST runs (2 x 10 s
