@@ -45,8 +45,7 @@ class BulkInsert:
         self.one = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608 (constants)
         values = ", ".join(f"value ->> {index}" for index in range(len(columns)))
         self.many = f"INSERT INTO {table} ({names}) SELECT {values} FROM json_each(?)"  # noqa: S608 (constants)
-        # A batch's rows, then COMMIT (BatchContext.commit; the savepoint opened before).
-        self.many_then_commit = f"{self.many}; RELEASE rows; COMMIT"
+        self.many_then_commit = f"{self.many}; COMMIT"  # BatchContext.commit
 
 
 class WriteContext:
@@ -92,7 +91,6 @@ class BatchContext(WriteContext):
         self._encoded: list[tuple[BulkInsert, str]] | None = None
         # Whether a job used the connection: else the batch only adds rows (`insert`).
         self.used_connection = False
-        self._rows_then_commit = False  # `encode_waiting` opened the savepoint `rows`
 
     @property
     def conn(self) -> apsw.Connection:
@@ -162,45 +160,34 @@ class BatchContext(WriteContext):
 
     def encode_waiting(self) -> None:
         """Encode the waiting rows now (Python work, so on the loop's thread), for a `commit`
-        in another thread that then needs the GIL only between statements. Rows for one table
-        go in by the same call as COMMIT; a savepoint then tells which of the two failed."""
+        in another thread that then needs the GIL only between statements."""
         try:
             self._encoded = _encode(self._waiting)
         except Exception:
             self._encoded = None  # write_waiting will meet it again, and write job by job
-        if self._encoded is not None and len(self._encoded) == 1:
-            self._conn.execute("SAVEPOINT rows")
-            self._rows_then_commit = True
 
     def commit(self) -> None:
         """Write the ended jobs' waiting rows, then COMMIT. Rows for one table and COMMIT go
         as one call into SQLite: the helper thread running it then waits for the GIL the loop
         holds once, not again before each statement from Python."""
-        if self._rows_then_commit:
-            self._rows_then_commit = False
-            assert self._encoded is not None
-            ((into, rows),) = self._encoded
-            jobs, self._waiting, self._encoded = self._waiting, [], None
-            try:
-                self._conn.execute(into.many_then_commit, (rows,))
-                return
-            except Exception:
-                if self._conn.get_autocommit() or not self._undo_rows():
-                    raise  # SQLite ended the transaction, or the rows went in and COMMIT failed
-            for job in jobs:  # the rows failed alone: they go in job by job
-                self._write_alone(job)
-        else:
+        tables = self._encoded
+        if not self._waiting or tables is None or len(tables) != 1:
             self.write_waiting()
-        self._conn.execute("COMMIT")
-
-    def _undo_rows(self) -> bool:
-        """Whether the batch's rows failed: then their savepoint is still open, and closed."""
+            self._conn.execute("COMMIT")
+            return
+        ((into, rows),) = tables
+        jobs, self._waiting, self._encoded = self._waiting, [], None
         try:
-            self._conn.execute("ROLLBACK TO rows")
-        except apsw.SQLError:  # released: the rows went in
-            return False
-        self._conn.execute("RELEASE rows")
-        return True
+            self._conn.execute(into.many_then_commit, (rows,))
+            return
+        except Exception:
+            # Which of the two failed: a statement that fails is undone, and SQLite then counts
+            # its changes as 0; the rows, had they gone in, would count at least one.
+            if self._conn.get_autocommit() or self._conn.changes() != 0:
+                raise  # SQLite ended the transaction, or the rows went in and COMMIT failed
+        for job in jobs:  # the rows failed alone: they go in job by job
+            self._write_alone(job)
+        self._conn.execute("COMMIT")
 
     def _write_alone(self, job: _WaitingJob) -> None:
         try:

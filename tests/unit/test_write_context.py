@@ -190,10 +190,11 @@ async def test_rows_json_cannot_carry_go_in_one_by_one(database: Path) -> None:
 
 
 async def test_rows_that_went_in_before_a_failed_commit_fail_the_whole_batch(
-    database: Path,
+    database: Path, statements: list[tuple[str, int]]
 ) -> None:
     """The rows and COMMIT go as one call: when the COMMIT is what failed (here a deferred
-    foreign key, checked only then), every job fails and nothing stays."""
+    foreign key, checked only then), every job fails, nothing stays, and the rows are not
+    written again one by one (they were in)."""
     conn = db.connect(database)
     conn.execute(
         "CREATE TABLE parents (id INTEGER PRIMARY KEY);"
@@ -208,6 +209,7 @@ async def test_rows_that_went_in_before_a_failed_commit_fail_the_whole_batch(
 
     results, _ = await run_batch(database, insert(1), insert(2))
     assert all(isinstance(result, apsw.ConstraintError) for result in results)
+    assert [sql for sql, _ in statements if sql.startswith(children.one)] == []
     conn = db.connect(database)
     try:
         assert conn.execute("SELECT count(*) FROM children").fetchall() == [(0,)]
