@@ -75,9 +75,9 @@ class Cursors:
 
     def before_commit(self, conn: apsw.Connection, used_connection: bool) -> None:
         """In the writer, before a batch's COMMIT: what this transaction leaves replayable.
-        Only a job that used the connection can have purged tombstones: a batch that only
-        added rows (the POST load's) is not read, and its helper thread waits for the GIL
-        once less."""
+        Only a job that used the connection can have purged tombstones. A batch that only
+        added rows (the POST load's) is not read: a read is one more call into SQLite for the
+        writer's helper thread, and one more wait for the GIL the loop holds."""
         if used_connection:
             self.replayable_after = max(self.replayable_after, self._read(conn)[1])
 
